@@ -15,7 +15,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
-export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/leadqual}"
+# The password is the docker compose default; a local trust-auth server ignores it.
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres:leadqual@127.0.0.1:5432/leadqual}"
 # Tests use their own Redis database so they never see the app's queue or cache.
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/15}"
 export DJANGO_DEBUG="${DJANGO_DEBUG:-0}"
