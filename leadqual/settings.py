@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -164,7 +165,12 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    # The safety net for rescoring tasks the broker lost: leads keep their mark until scored.
+    "sweep-marked-leads": {"task": "scoring.tasks.sweep_marked_leads_task", "schedule": 60.0},
+    "nightly-decay": {"task": "scoring.tasks.apply_decay_task", "schedule": crontab(hour=2, minute=15)},
+    "prune-idempotency-keys": {"task": "leads.tasks.prune_idempotency_keys_task", "schedule": 3600.0},
+}
 
 # Idempotency keys are kept this long, as Stripe does.
 IDEMPOTENCY_KEY_TTL_HOURS = 24

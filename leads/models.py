@@ -38,9 +38,7 @@ class Lead(models.Model):
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     job_title = models.CharField(max_length=200, blank=True)
-    seniority = models.CharField(
-        max_length=20, choices=Seniority.choices, default=Seniority.UNKNOWN
-    )
+    seniority = models.CharField(max_length=20, choices=Seniority.choices, default=Seniority.UNKNOWN)
     department = models.CharField(max_length=40, blank=True)
     phone = models.CharField(max_length=40, blank=True)
     country = models.CharField(max_length=2, blank=True)
@@ -163,9 +161,7 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=100, unique=True)
     prefix = models.CharField(max_length=12, unique=True)
     hashed_key = models.CharField(max_length=64, unique=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

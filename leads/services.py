@@ -125,9 +125,7 @@ def _upsert_companies(companies: dict[str, dict[str, Any]], now: datetime) -> di
 
 def _prepare(item: Mapping[str, Any]) -> _LeadRow:
     email = item["email"].strip().lower()
-    values: dict[str, Any] = {
-        f: item[f] for f in LEAD_TEXT_FIELDS if f in item and item[f] is not None
-    }
+    values: dict[str, Any] = {f: item[f] for f in LEAD_TEXT_FIELDS if f in item and item[f] is not None}
     if "country" in values:
         values["country"] = values["country"].upper()
     if "job_title" in values:
@@ -219,9 +217,7 @@ def _insert_and_update_leads(
                         *(rows[e].values.get(f) for f in _UPDATABLE),
                         company_ids.get(rows[e].company_key) if rows[e].company_key else None,
                         rows[e].values.get("consent_email_marketing"),
-                        Json(rows[e].values["attributes"])
-                        if "attributes" in rows[e].values
-                        else None,
+                        Json(rows[e].values["attributes"]) if "attributes" in rows[e].values else None,
                         now,
                     )
                     for e in existing
@@ -262,9 +258,7 @@ def leads_upsert(*, items: Sequence[Mapping[str, Any]]) -> list[UpsertOutcome]:
     reported: set[str] = set()
     for row in prepared:
         outcome = outcomes[row.email]
-        results.append(
-            outcome if row.email not in reported else UpsertOutcome(outcome.lead_id, False)
-        )
+        results.append(outcome if row.email not in reported else UpsertOutcome(outcome.lead_id, False))
         reported.add(row.email)
     return results
 
@@ -319,9 +313,7 @@ def _ensure_leads_by_email(emails: Sequence[str], now: datetime) -> tuple[dict[s
 
 
 @transaction.atomic
-def interactions_record(
-    *, items: Sequence[Mapping[str, Any]], source: str = ""
-) -> list[InteractionOutcome]:
+def interactions_record(*, items: Sequence[Mapping[str, Any]], source: str = "") -> list[InteractionOutcome]:
     """Store interactions, one outcome per item, in order.
 
     Invariant: an event with an external_id is stored at most once per source, however often and
@@ -390,9 +382,7 @@ def interactions_record(
                 if k in new_ids:
                     outcomes[index] = InteractionOutcome("created", new_ids[k], row[0], row[6])
                 else:
-                    outcomes[index] = InteractionOutcome(
-                        "duplicate", existing_ids.get(k), row[0], row[6]
-                    )
+                    outcomes[index] = InteractionOutcome("duplicate", existing_ids.get(k), row[0], row[6])
         if plain:
             inserted = execute_values(
                 cursor.cursor,

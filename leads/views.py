@@ -9,8 +9,6 @@ from .models import Lead
 def home(request):
     counts = dict(Lead.objects.values_list("stage").annotate(n=Count("id")).order_by())
     recent_mqls = (
-        Lead.objects.filter(stage="mql")
-        .select_related("company")
-        .order_by("-stage_changed_at", "-id")[:10]
+        Lead.objects.filter(stage="mql").select_related("company").order_by("-stage_changed_at", "-id")[:10]
     )
     return render(request, "leads/home.html", {"counts": counts, "recent_mqls": recent_mqls})

@@ -1,5 +1,475 @@
-"""Scoring writes (filled in by the scoring issue)."""
+"""Scoring writes: turn rows into engine facts, engine results back into rows.
+
+Invariants kept here:
+- a lead's cached scores, its ledger rows and any promotion to MQL are written in one transaction;
+- rescoring recomputes from facts, so running it twice changes nothing the second time;
+- the needs_rescore mark is cleared only for the leads actually rescored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from psycopg2.extras import Json, execute_values
+
+from handoff import lifecycle
+from handoff.models import StageChange
+from leads.models import Lead
+
+from . import engine
+from .models import RescoreJob, ScoreChange, ScoringModel
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1000
+_LEAD_COLUMNS = (
+    "l.id, l.email, l.job_title, l.seniority, l.department, l.country, l.source, l.attributes,"
+    " l.stage, l.nurture_until, l.score_explanation, c.domain, c.industry, c.employee_count,"
+    " c.annual_revenue, l.fit_score, l.fit_grade, l.engagement_score, l.score"
+)
+PROMOTABLE = {"lead", "subscriber", "recycled"}
+
+_model_cache: dict[tuple[int, datetime], engine.ScoringModel] = {}
 
 
-def leads_rescore(*, lead_ids):
-    return 0
+@dataclass(frozen=True)
+class ActiveModel:
+    row: ScoringModel
+    model: engine.ScoringModel
+
+
+def active_model() -> ActiveModel:
+    row = ScoringModel.objects.get(status=ScoringModel.Status.ACTIVE)
+    return ActiveModel(row, compiled(row))
+
+
+def compiled(row: ScoringModel) -> engine.ScoringModel:
+    key = (row.pk, row.updated_at)
+    model = _model_cache.get(key)
+    if model is None:
+        model = engine.model_from_dict(row.definition)
+        _model_cache.clear()  # one or two models are in use at a time; keep the cache tiny
+        _model_cache[key] = model
+    return model
+
+
+@dataclass
+class _LeadRow:
+    id: int
+    facts: engine.LeadFacts
+    stage: str
+    nurture_until: Any
+    previous: dict
+    old: tuple[int, str, int, int]
+
+
+def _json(value) -> dict:
+    # Django's PostgreSQL backend hands jsonb to raw cursors as text (it decodes JSONField itself).
+    if not value:
+        return {}
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _load(cursor, lead_ids: Sequence[int], *, wait: bool) -> list[_LeadRow]:
+    # NO KEY UPDATE does not conflict with the KEY SHARE lock an interaction insert takes on its
+    # lead, so ingestion never waits on scoring; SKIP LOCKED means a multi-row chunk never waits
+    # on (or deadlocks with) an upsert: that writer marks the lead again and it is rescored next.
+    suffix = " ORDER BY l.id FOR NO KEY UPDATE OF l" + ("" if wait else " SKIP LOCKED")
+    cursor.execute(
+        f"SELECT {_LEAD_COLUMNS} FROM leads_lead l LEFT JOIN leads_company c ON c.id = l.company_id"
+        " WHERE l.id = ANY(%s)" + suffix,
+        [list(lead_ids)],
+    )
+    rows = []
+    for r in cursor.fetchall():
+        rows.append(
+            _LeadRow(
+                id=r[0],
+                facts=engine.LeadFacts(
+                    email=r[1],
+                    job_title=r[2],
+                    seniority=r[3],
+                    department=r[4],
+                    country=r[5],
+                    source=r[6],
+                    attributes=_json(r[7]),
+                    company_domain=r[11] or "",
+                    industry=r[12] or "",
+                    employee_count=r[13],
+                    annual_revenue=r[14],
+                ),
+                stage=r[8],
+                nurture_until=r[9],
+                previous=_json(r[10]),
+                old=(r[15], r[16], r[17], r[18]),
+            )
+        )
+    return rows
+
+
+def _interactions(cursor, lead_ids: Sequence[int]) -> dict[int, list[engine.InteractionFact]]:
+    cursor.execute(
+        "SELECT lead_id, id, type, occurred_at, properties FROM leads_interaction WHERE lead_id = ANY(%s)",
+        [list(lead_ids)],
+    )
+    by_lead: dict[int, list[engine.InteractionFact]] = {}
+    for lead_id, id_, type_, occurred_at, properties in cursor.fetchall():
+        by_lead.setdefault(lead_id, []).append(
+            engine.InteractionFact(id_, type_, occurred_at, _json(properties))
+        )
+    return by_lead
+
+
+def _contributions(explanation: dict) -> dict[tuple[str, str], tuple[float, str, list[int]]]:
+    found: dict[tuple[str, str], tuple[float, str, list[int]]] = {}
+    for c in (explanation.get("fit") or {}).get("criteria", []):
+        found[("fit", c["key"])] = (c["points"], c["label"], [])
+    for r in (explanation.get("engagement") or {}).get("rules", []):
+        found[("engagement", r["key"])] = (r["points"], r["label"], r.get("event_ids", []))
+    return found
+
+
+def _ledger_rows(
+    row: _LeadRow,
+    result: engine.ScoreResult,
+    explanation: dict,
+    model_row: ScoringModel,
+    cause: str,
+    now: datetime,
+    *,
+    detailed: bool,
+) -> list[ScoreChange]:
+    """What changed since the stored explanation: one row per rule whose points moved, and a total."""
+    before, after = _contributions(row.previous), _contributions(explanation)
+    common = {
+        "lead_id": row.id,
+        "model": model_row,
+        "computed_at": now,
+        "cause": cause,
+        "score_after": result.score,
+        "fit_grade_after": result.fit.grade,
+        "engagement_after": result.engagement.score,
+    }
+    changes = []
+    if detailed:
+        for key in sorted(set(before) | set(after)):
+            old_points = before.get(key, (0.0, "", []))[0]
+            new_points, label, event_ids = after.get(key, (0.0, before.get(key, (0, "", []))[1], []))
+            if abs(new_points - old_points) < 0.005:
+                continue
+            new_events = [e for e in event_ids if e not in set(before.get(key, (0, "", []))[2])]
+            changes.append(
+                ScoreChange(
+                    kind=key[0],
+                    rule_key=key[1],
+                    label=label,
+                    interaction_id=max(new_events) if new_events else None,
+                    points=round(new_points - old_points, 2),
+                    value_after=new_points,
+                    **common,
+                )
+            )
+    old_score = row.old[3] if row.previous else 0
+    if changes or result.score != old_score or not row.previous:
+        changes.append(
+            ScoreChange(
+                kind="total",
+                rule_key="",
+                label="Lead score",
+                points=result.score - old_score,
+                value_after=result.score,
+                **common,
+            )
+        )
+    if row.previous.get("mql") and not result.mql and row.stage not in PROMOTABLE:
+        # Decay or new negatives took the lead below the MQL bar: never a silent demotion, but
+        # the drop is on the record for the people working the lead.
+        changes.append(
+            ScoreChange(
+                kind="below_mql",
+                rule_key="",
+                label="Fell below the MQL threshold (stage kept)",
+                points=0,
+                value_after=result.engagement.score,
+                **common,
+            )
+        )
+    return changes
+
+
+def _promotion(row: _LeadRow, result: engine.ScoreResult, model_row: ScoringModel, now: datetime):
+    if not result.mql or row.stage not in PROMOTABLE:
+        return None
+    # Recycled leads wait out their nurture period before scoring may bring them back.
+    if row.stage == "recycled" and row.nurture_until and row.nurture_until > now.date():
+        return None
+    plan = lifecycle.plan(
+        lifecycle.LeadState(stage=row.stage),
+        lifecycle.ActionRequest(
+            action=lifecycle.Action.PROMOTE,
+            actor_id=None,
+            roles=frozenset({lifecycle.Role.SYSTEM}),
+            expected_stage=None,
+        ),
+    )
+    return StageChange(
+        lead_id=row.id,
+        action=plan.action.value,
+        from_stage=plan.from_stage.value,
+        to_stage=plan.to_stage.value,
+        actor_label="scoring engine",
+        reason=result.mql_reason,
+        score=result.score,
+        details={
+            "model_version": model_row.version,
+            "engagement_score": result.engagement.score,
+            "fit_grade": result.fit.grade,
+            "threshold": "fast lane (hand-raiser)"
+            if result.mql_reason == "fast_lane"
+            else "engagement and fit",
+        },
+        created_at=now,
+    )
+
+
+@dataclass
+class RescoreOutcome:
+    rescored: int = 0
+    promoted: int = 0
+    skipped: int = 0
+    promoted_ids: tuple[int, ...] = ()
+    rescored_ids: frozenset[int] = frozenset()
+
+
+def _score_chunk(
+    lead_ids: Sequence[int],
+    *,
+    active: ActiveModel,
+    cause: str,
+    only_marked: bool,
+    detailed_ledger: bool = True,
+    wait: bool = False,
+) -> RescoreOutcome:
+    now = timezone.now()
+    outcome = RescoreOutcome()
+    with transaction.atomic(), connection.cursor() as cursor:
+        rows = _load(cursor, lead_ids, wait=wait)
+        if only_marked:
+            cursor.execute(
+                "SELECT id FROM leads_lead WHERE id = ANY(%s) AND needs_rescore", [[r.id for r in rows]]
+            )
+            marked = {i for (i,) in cursor.fetchall()}
+            rows = [r for r in rows if r.id in marked]
+        outcome.skipped = len(lead_ids) - len(rows)
+        if not rows:
+            return outcome
+        events = _interactions(cursor, [r.id for r in rows])
+        updates, ledger, promotions = [], [], []
+        for row in rows:
+            result = engine.score_lead(active.model, row.facts, events.get(row.id, ()), now)
+            explanation = result.explanation()
+            explanation["model_version"] = active.row.version
+            ledger += _ledger_rows(row, result, explanation, active.row, cause, now, detailed=detailed_ledger)
+            promotion = _promotion(row, result, active.row, now)
+            if promotion:
+                promotions.append(promotion)
+            updates.append(
+                (
+                    row.id,
+                    result.fit.score,
+                    result.fit.grade,
+                    result.engagement.score,
+                    result.score,
+                    Json(explanation),
+                    promotion.to_stage if promotion else row.stage,
+                    promotion is not None,
+                    now,
+                )
+            )
+        execute_values(
+            cursor.cursor,
+            "UPDATE leads_lead l SET fit_score = v.fit_score, fit_grade = v.fit_grade,"
+            " engagement_score = v.engagement_score, score = v.score,"
+            " score_explanation = v.explanation::jsonb, stage = v.stage,"
+            " stage_changed_at = CASE WHEN v.promoted THEN v.now::timestamptz ELSE l.stage_changed_at END,"
+            " owner_id = CASE WHEN v.promoted THEN NULL ELSE l.owner_id END,"
+            " handed_off_at = CASE WHEN v.promoted THEN NULL ELSE l.handed_off_at END,"
+            " nurture_until = CASE WHEN v.promoted THEN NULL ELSE l.nurture_until END,"
+            " scored_at = v.now::timestamptz, needs_rescore = false"
+            " FROM (VALUES %s) AS v(id, fit_score, fit_grade, engagement_score, score, explanation,"
+            " stage, promoted, now) WHERE l.id = v.id",
+            updates,
+            page_size=CHUNK,
+        )
+        ScoreChange.objects.bulk_create(ledger, batch_size=CHUNK)
+        StageChange.objects.bulk_create(promotions, batch_size=CHUNK)
+        outcome.rescored = len(rows)
+        outcome.promoted = len(promotions)
+        outcome.promoted_ids = tuple(p.lead_id for p in promotions)
+        outcome.rescored_ids = frozenset(r.id for r in rows)
+    return outcome
+
+
+def leads_rescore(*, lead_ids: Iterable[int], cause: str = ScoreChange.Cause.ACTIVITY) -> dict[str, int]:
+    """Rescore the given leads that are still marked. Safe to call twice, or concurrently."""
+    ids = sorted(set(lead_ids))
+    active = active_model()
+    total = RescoreOutcome()
+    for start in range(0, len(ids), CHUNK):
+        done = _score_chunk(ids[start : start + CHUNK], active=active, cause=cause, only_marked=True)
+        total.rescored += done.rescored
+        total.promoted += done.promoted
+    return {"rescored": total.rescored, "promoted": total.promoted}
+
+
+def lead_rescore_now(*, lead_id: int) -> None:
+    """Rescore one lead whatever its mark (e.g. after a manual fix); used by the admin and tests."""
+    _score_chunk([lead_id], active=active_model(), cause=ScoreChange.Cause.ACTIVITY, only_marked=False)
+
+
+def sweep_marked_leads(*, limit: int = 20_000) -> dict[str, int]:
+    """The safety net: rescore leads still marked, whatever happened to their task."""
+    ids = list(Lead.objects.filter(needs_rescore=True).order_by("id").values_list("id", flat=True)[:limit])
+    return leads_rescore(lead_ids=ids, cause=ScoreChange.Cause.SWEEP)
+
+
+# ---------------------------------------------------------------------------------------------
+# Models: drafts, activation, full rescores
+# ---------------------------------------------------------------------------------------------
+
+
+def _next_version() -> int:
+    last = ScoringModel.objects.order_by("-version").values_list("version", flat=True).first()
+    return (last or 0) + 1
+
+
+@transaction.atomic
+def scoring_model_create_draft(
+    *, name: str, definition: dict | None = None, from_model: ScoringModel | None = None, actor=None
+) -> ScoringModel:
+    """A new draft, from a definition or as a copy of another model. The definition is validated."""
+    if definition is None:
+        source = from_model or ScoringModel.objects.get(status=ScoringModel.Status.ACTIVE)
+        definition = source.definition
+    engine.model_from_dict(definition)  # raises ModelValidationError naming the bad path
+    # Lock the table's newest row so two drafts created at once do not take the same version.
+    ScoringModel.objects.select_for_update().order_by("-version").first()
+    return ScoringModel.objects.create(
+        name=name, version=_next_version(), definition=definition, created_by=actor
+    )
+
+
+@transaction.atomic
+def scoring_model_update_draft(
+    *, model: ScoringModel, definition: dict, name: str | None = None
+) -> ScoringModel:
+    locked = ScoringModel.objects.select_for_update().get(pk=model.pk)
+    if locked.status != ScoringModel.Status.DRAFT:
+        raise ValueError("Only drafts can be edited; create a new draft from this model instead.")
+    engine.model_from_dict(definition)
+    locked.definition = definition
+    if name:
+        locked.name = name
+    locked.save(update_fields=["definition", "name", "updated_at"])
+    return locked
+
+
+@transaction.atomic
+def scoring_model_activate(*, model: ScoringModel, actor=None) -> RescoreJob:
+    """Make a draft the one active model, retire the old one, and start a full rescore."""
+    locked = ScoringModel.objects.select_for_update().get(pk=model.pk)
+    if locked.status != ScoringModel.Status.DRAFT:
+        raise ValueError(f"Only a draft can be activated; this model is {locked.status}.")
+    engine.model_from_dict(locked.definition)
+    now = timezone.now()
+    ScoringModel.objects.filter(status=ScoringModel.Status.ACTIVE).update(
+        status=ScoringModel.Status.RETIRED, retired_at=now
+    )
+    locked.status = ScoringModel.Status.ACTIVE
+    locked.activated_at = now
+    locked.save(update_fields=["status", "activated_at", "updated_at"])
+    job = RescoreJob.objects.create(model=locked, total=Lead.objects.count())
+    from .tasks import rescore_job_task
+
+    transaction.on_commit(lambda: rescore_job_task.delay(job.pk))
+    return job
+
+
+def rescore_job_run(*, job_id: int, max_seconds: float = 240) -> RescoreJob:
+    """Work through all leads by id range, CHUNK at a time, saving progress after each chunk.
+
+    Returns when done or after max_seconds (the task then re-queues itself), so memory stays
+    flat and a worker restart resumes from last_lead_id instead of starting over.
+    """
+    job = RescoreJob.objects.select_related("model").get(pk=job_id)
+    if job.status in (RescoreJob.Status.DONE, RescoreJob.Status.FAILED):
+        return job
+    if job.model.status != ScoringModel.Status.ACTIVE:
+        RescoreJob.objects.filter(pk=job.pk).update(
+            status=RescoreJob.Status.FAILED,
+            error="A newer model was activated first.",
+            finished_at=timezone.now(),
+        )
+        return RescoreJob.objects.get(pk=job.pk)
+    active = ActiveModel(job.model, compiled(job.model))
+    if job.started_at is None:
+        RescoreJob.objects.filter(pk=job.pk).update(
+            status=RescoreJob.Status.RUNNING, started_at=timezone.now()
+        )
+    deadline = time.monotonic() + max_seconds
+    last = job.last_lead_id
+    while time.monotonic() < deadline:
+        ids = list(Lead.objects.filter(id__gt=last).order_by("id").values_list("id", flat=True)[:CHUNK])
+        if not ids:
+            RescoreJob.objects.filter(pk=job.pk).update(
+                status=RescoreJob.Status.DONE, finished_at=timezone.now()
+            )
+            break
+        done = _score_chunk(
+            ids, active=active, cause=ScoreChange.Cause.MODEL, only_marked=False, detailed_ledger=False
+        )
+        promoted = done.promoted
+        # Rows locked by a concurrent writer: take them one at a time, waiting (one row lock held
+        # cannot deadlock), so none keeps a score from the retired model.
+        for lead_id in sorted(set(ids) - done.rescored_ids):
+            single = _score_chunk(
+                [lead_id],
+                active=active,
+                cause=ScoreChange.Cause.MODEL,
+                only_marked=False,
+                detailed_ledger=False,
+                wait=True,
+            )
+            promoted += single.promoted
+        last = ids[-1]
+        RescoreJob.objects.filter(pk=job.pk).update(
+            done=F("done") + len(ids), promoted=F("promoted") + promoted, last_lead_id=last
+        )
+    return RescoreJob.objects.get(pk=job.pk)
+
+
+def apply_decay(*, batch: int = CHUNK) -> dict[str, int]:
+    """Nightly: recompute leads that have engagement points, so old activity fades."""
+    active = active_model()
+    last, totals = 0, {"rescored": 0, "promoted": 0}
+    while True:
+        ids = list(
+            Lead.objects.filter(id__gt=last, engagement_score__gt=0)
+            .order_by("id")
+            .values_list("id", flat=True)[:batch]
+        )
+        if not ids:
+            return totals
+        done = _score_chunk(ids, active=active, cause=ScoreChange.Cause.DECAY, only_marked=False)
+        totals["rescored"] += done.rescored
+        totals["promoted"] += done.promoted
+        last = ids[-1]

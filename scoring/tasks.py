@@ -1,4 +1,4 @@
-"""Celery tasks for scoring. Each takes ids, loads fresh rows and calls a service."""
+"""Celery tasks for scoring: each takes ids, loads fresh rows, calls a service, is safe to rerun."""
 
 import logging
 
@@ -6,17 +6,48 @@ from celery import shared_task
 
 log = logging.getLogger(__name__)
 
+TASK_CHUNK = 500
 
-def enqueue_rescoring(lead_ids):
+
+def enqueue_rescoring(lead_ids) -> None:
     """Called after commit. A broker outage must not fail the write: the sweeper recovers."""
+    ids = sorted(set(lead_ids))
     try:
-        rescore_leads_task.delay(list(lead_ids))
+        for start in range(0, len(ids), TASK_CHUNK):
+            rescore_leads_task.delay(ids[start : start + TASK_CHUNK])
     except Exception:  # noqa: BLE001 - Redis down; the needs_rescore mark in PostgreSQL remains
-        log.warning("could not enqueue rescoring of %d leads; the sweeper will", len(lead_ids))
+        log.warning("could not enqueue rescoring of %d leads; the sweeper will", len(ids))
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=280)
 def rescore_leads_task(lead_ids):
     from . import services
 
+    # Leads already rescored by an earlier task of the same burst are no longer marked and are
+    # skipped: that is how bursts coalesce.
     return services.leads_rescore(lead_ids=lead_ids)
+
+
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=570)
+def sweep_marked_leads_task():
+    from . import services
+
+    return services.sweep_marked_leads()
+
+
+@shared_task(acks_late=True, time_limit=330, soft_time_limit=300)
+def rescore_job_task(job_id):
+    from . import services
+    from .models import RescoreJob
+
+    job = services.rescore_job_run(job_id=job_id, max_seconds=240)
+    if job.status == RescoreJob.Status.RUNNING or job.status == RescoreJob.Status.QUEUED:
+        rescore_job_task.delay(job_id)  # continue in a fresh task: bounded run time per task
+    return {"job": job_id, "status": job.status, "done": job.done}
+
+
+@shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)
+def apply_decay_task():
+    from . import services
+
+    return services.apply_decay()

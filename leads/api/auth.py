@@ -39,15 +39,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed(
-                "Authorization header must be 'Bearer <api key>'."
-            )
+            raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <api key>'.")
         try:
             secret = header[1].decode()
         except UnicodeError as exc:
-            raise exceptions.AuthenticationFailed(
-                "The API key contains invalid characters."
-            ) from exc
+            raise exceptions.AuthenticationFailed("The API key contains invalid characters.") from exc
         key = ApiKey.objects.filter(hashed_key=hash_api_key(secret)).first()
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid API key.")

@@ -63,9 +63,7 @@ def idempotent(view_method):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         body = json.dumps(request.data, sort_keys=True, default=str)
-        request_hash = hashlib.sha256(
-            f"{request.method} {request.path}\n{body}".encode()
-        ).hexdigest()
+        request_hash = hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
         record, fresh = _claim(_owner(request), key, request.method, request.path, request_hash)
         if not fresh:
             if record.request_hash != request_hash:

@@ -28,11 +28,7 @@ class KeysetPagination(BasePagination):
         ordering = request.query_params.get(self.ordering_query_param) or self.default_ordering
         if ordering.lstrip("-") not in self.ordering_fields:
             raise exceptions.ValidationError(
-                {
-                    "ordering": [
-                        f"Choose one of: {', '.join(self.ordering_fields)} (prefix - for descending)."
-                    ]
-                }
+                {"ordering": [f"Choose one of: {', '.join(self.ordering_fields)} (prefix - for descending)."]}
             )
         return ordering
 
@@ -74,9 +70,7 @@ class KeysetPagination(BasePagination):
         if cursor:
             value, pk = self._decode(cursor)
             op = "lt" if descending else "gt"
-            queryset = queryset.filter(
-                Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"id__{op}": pk})
-            )
+            queryset = queryset.filter(Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"id__{op}": pk}))
         tie = "-id" if descending else "id"
         rows = list(queryset.order_by(ordering, tie)[: limit + 1])
         self.has_more = len(rows) > limit

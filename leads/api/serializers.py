@@ -72,9 +72,7 @@ class CompanyInSerializer(StrictSerializer):
     employee_count = serializers.IntegerField(
         min_value=0, max_value=10_000_000, required=False, allow_null=True
     )
-    annual_revenue = serializers.IntegerField(
-        min_value=0, max_value=10**13, required=False, allow_null=True
-    )
+    annual_revenue = serializers.IntegerField(min_value=0, max_value=10**13, required=False, allow_null=True)
     country = serializers.CharField(max_length=2, required=False, allow_blank=True)
 
     def validate_domain(self, value: str) -> str:
@@ -143,14 +141,10 @@ class InteractionInSerializer(StrictSerializer):
         if duration is not None and (
             isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0
         ):
-            raise serializers.ValidationError(
-                {"duration_seconds": "Must be a non-negative number."}
-            )
+            raise serializers.ValidationError({"duration_seconds": "Must be a non-negative number."})
         url = value.get("url")
         if url is not None and (not isinstance(url, str) or len(url) > 2048):
-            raise serializers.ValidationError(
-                {"url": "Must be a string of at most 2048 characters."}
-            )
+            raise serializers.ValidationError({"url": "Must be a string of at most 2048 characters."})
         return value
 
     def validate(self, attrs):
@@ -162,9 +156,7 @@ class InteractionInSerializer(StrictSerializer):
 
 
 class InteractionBatchInSerializer(serializers.Serializer):
-    interactions = serializers.ListField(
-        child=serializers.DictField(), min_length=1, max_length=1000
-    )
+    interactions = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=1000)
 
 
 class CompanySerializer(serializers.ModelSerializer):

@@ -21,7 +21,7 @@ def _in_threads(n, fn):
         return list(pool.map(run, range(n)))
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_upserts_make_one_lead(api_key):
     def upsert(i):
         client = APIClient()
@@ -36,7 +36,7 @@ def test_concurrent_upserts_make_one_lead(api_key):
     assert codes.count(200) == 49
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_overlapping_batches_do_not_deadlock_or_duplicate():
     emails = [f"l{i}@x.io" for i in range(200)]
 
@@ -50,7 +50,7 @@ def test_concurrent_overlapping_batches_do_not_deadlock_or_duplicate():
     assert sum(o.created for r in results for o in r) == 200
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_duplicate_events_are_stored_once(api_key):
     lead = services.lead_upsert(data={"email": "a@x.io"})
 

@@ -1,0 +1,190 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from handoff.models import StageChange
+from leads import services as lead_services
+from leads.models import Lead
+from scoring import services, tasks
+from scoring.models import ScoreChange, ScoringModel
+
+pytestmark = pytest.mark.django_db
+
+
+def good_fit_lead(email="cto@acme-soft.io"):
+    return lead_services.lead_upsert(
+        data={
+            "email": email,
+            "job_title": "CTO",
+            "country": "US",
+            "source": "organic_search",
+            "company": {
+                "name": "Acme Soft",
+                "industry": "software",
+                "employee_count": 400,
+                "annual_revenue": 40_000_000,
+            },
+        }
+    ).lead_id
+
+
+def record(lead_id, *types, days_ago=0, **props):
+    when = timezone.now() - timedelta(days=days_ago)
+    return lead_services.interactions_record(
+        items=[{"lead_id": lead_id, "type": t, "occurred_at": when, "properties": props} for t in types]
+    )
+
+
+def test_demo_request_from_a_good_fit_lead_makes_it_an_mql_with_history():
+    lead_id = good_fit_lead()
+    record(lead_id, "demo_request")
+    result = tasks.rescore_leads_task(lead_ids=[lead_id])
+    lead = Lead.objects.get(pk=lead_id)
+    assert result == {"rescored": 1, "promoted": 1}
+    assert lead.stage == "mql"
+    assert lead.needs_rescore is False
+    assert lead.fit_grade in {"A", "B"}
+    change = StageChange.objects.get(lead=lead)
+    assert (change.from_stage, change.to_stage, change.action) == ("lead", "mql", "promote")
+    assert change.score == lead.score
+    assert change.reason in {"threshold", "fast_lane"}
+    assert change.details["model_version"] == 1
+
+
+def test_explanation_names_the_rules_and_events_behind_the_score():
+    lead_id = good_fit_lead()
+    created = record(lead_id, "webinar_attendance", "email_click")
+    tasks.rescore_leads_task(lead_ids=[lead_id])
+    explanation = Lead.objects.get(pk=lead_id).score_explanation
+    rules = {r["key"]: r for r in explanation["engagement"]["rules"]}
+    event_ids = {e for r in rules.values() for e in r["event_ids"]}
+    assert {o.interaction_id for o in created} <= event_ids
+    assert round(sum(r["points"] for r in rules.values())) == explanation["engagement"]["score"]
+    assert any(c["matched"] for c in explanation["fit"]["criteria"])
+
+
+def test_rescoring_twice_gives_the_same_score_and_no_new_ledger_rows():
+    lead_id = good_fit_lead()
+    record(lead_id, "page_view", "content_download", asset_stage="decision")
+    tasks.rescore_leads_task(lead_ids=[lead_id])
+    first = Lead.objects.get(pk=lead_id)
+    rows = ScoreChange.objects.filter(lead_id=lead_id).count()
+    Lead.objects.filter(pk=lead_id).update(needs_rescore=True)
+    tasks.rescore_leads_task(lead_ids=[lead_id])
+    again = Lead.objects.get(pk=lead_id)
+    assert (again.score, again.fit_score, again.engagement_score) == (
+        first.score,
+        first.fit_score,
+        first.engagement_score,
+    )
+    assert ScoreChange.objects.filter(lead_id=lead_id).count() == rows
+
+
+def test_a_task_for_an_unmarked_lead_does_nothing():
+    lead_id = good_fit_lead()
+    tasks.rescore_leads_task(lead_ids=[lead_id])
+    assert tasks.rescore_leads_task(lead_ids=[lead_id]) == {"rescored": 0, "promoted": 0}
+
+
+def test_the_sweeper_scores_leads_whose_task_was_lost():
+    # on_commit callbacks never run inside this test's transaction: exactly a lost task.
+    lead_ids = [good_fit_lead(f"l{i}@acme-soft.io") for i in range(5)]
+    for lead_id in lead_ids:
+        record(lead_id, "pricing_page_view")
+    assert Lead.objects.filter(needs_rescore=True).count() == 5
+    result = tasks.sweep_marked_leads_task()
+    assert result["rescored"] == 5
+    assert not Lead.objects.filter(needs_rescore=True).exists()
+    assert ScoreChange.objects.filter(cause="sweep", kind="total").count() == 5
+
+
+def test_ledger_records_each_rule_change_with_its_event():
+    lead_id = good_fit_lead()
+    tasks.rescore_leads_task(lead_ids=[lead_id])
+    (outcome,) = record(lead_id, "webinar_attendance")
+    tasks.rescore_leads_task(lead_ids=[lead_id])
+    change = ScoreChange.objects.filter(lead_id=lead_id, kind="engagement").latest("id")
+    assert change.interaction_id == outcome.interaction_id
+    assert change.points > 0
+    assert change.model.version == 1
+
+
+def test_knocked_out_lead_is_never_promoted_even_with_a_demo_request():
+    lead_id = lead_services.lead_upsert(data={"email": "someone@gmail.com", "job_title": "CEO"}).lead_id
+    record(lead_id, "demo_request", "trial_signup", "webinar_attendance")
+    tasks.rescore_leads_task(lead_ids=[lead_id])
+    lead = Lead.objects.get(pk=lead_id)
+    assert lead.fit_grade == "F"
+    assert lead.stage == "lead"
+
+
+def test_recycled_lead_returns_to_mql_only_after_its_nurture_date():
+    lead_id = good_fit_lead()
+    Lead.objects.filter(pk=lead_id).update(
+        stage="recycled", nurture_until=timezone.now().date() + timedelta(days=10)
+    )
+    record(lead_id, "demo_request")
+    tasks.rescore_leads_task(lead_ids=[lead_id])
+    assert Lead.objects.get(pk=lead_id).stage == "recycled"
+    Lead.objects.filter(pk=lead_id).update(
+        nurture_until=timezone.now().date() - timedelta(days=1), needs_rescore=True
+    )
+    tasks.rescore_leads_task(lead_ids=[lead_id])
+    assert Lead.objects.get(pk=lead_id).stage == "mql"
+
+
+def test_decay_lowers_engagement_but_keeps_the_mql_and_records_the_drop(time_machine):
+    time_machine.move_to(timezone.now() - timedelta(days=200), tick=False)
+    lead_id = good_fit_lead()
+    record(
+        lead_id,
+        "trial_signup",
+        "webinar_attendance",
+        "webinar_registration",
+        "content_download",
+        "form_submission",
+        asset_stage="decision",
+    )
+    tasks.rescore_leads_task(lead_ids=[lead_id])
+    before = Lead.objects.get(pk=lead_id)
+    assert before.stage == "mql"
+    time_machine.move_to(timezone.now() + timedelta(days=200), tick=False)
+    tasks.apply_decay_task()
+    after = Lead.objects.get(pk=lead_id)
+    assert after.engagement_score < before.engagement_score
+    assert after.stage == "mql"
+    assert ScoreChange.objects.filter(lead_id=lead_id, cause="decay", kind="below_mql").exists()
+
+
+def test_activation_rescores_every_lead_in_chunks_and_reports_progress(monkeypatch):
+    monkeypatch.setattr(services, "CHUNK", 7)
+    ids = [good_fit_lead(f"l{i}@acme-soft.io") for i in range(20)]
+    for lead_id in ids[:3]:
+        record(lead_id, "webinar_attendance")
+    tasks.sweep_marked_leads_task()
+    active = ScoringModel.objects.get(status="active")
+    definition = {**active.definition, "mql_engagement_threshold": 5}
+    draft = services.scoring_model_create_draft(name="Lower bar", definition=definition)
+    job = services.scoring_model_activate(model=draft)
+    assert job.total == 20
+    job = services.rescore_job_run(job_id=job.pk, max_seconds=60)
+    assert (job.status, job.done, job.percent) == ("done", 20, 100)
+    assert job.promoted == 3
+    assert ScoringModel.objects.get(pk=active.pk).status == "retired"
+    assert set(Lead.objects.values_list("score_explanation__model_version", flat=True)) == {draft.version}
+
+
+def test_only_a_draft_can_be_activated_and_edited():
+    active = ScoringModel.objects.get(status="active")
+    with pytest.raises(ValueError):
+        services.scoring_model_activate(model=active)
+    with pytest.raises(ValueError):
+        services.scoring_model_update_draft(model=active, definition=active.definition)
+
+
+def test_an_invalid_definition_is_refused_with_its_path():
+    active = ScoringModel.objects.get(status="active")
+    bad = {**active.definition, "rules": [{**active.definition["rules"][0], "per": "fortnight"}]}
+    with pytest.raises(ValueError, match=r"rules\[0\]\.per"):
+        services.scoring_model_create_draft(name="Broken", definition=bad)

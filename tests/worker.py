@@ -1,0 +1,63 @@
+"""A real Celery worker on Redis, pointed at the test database, for the async-path tests."""
+
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from leadqual.celery import app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def running_worker():
+    db = settings.DATABASES["default"]
+    # The worker must read the test database this process created, not the configured one.
+    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    url = f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{host}/{connection.settings_dict['NAME']}"
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_DEBUG": "0"}
+    app.control.purge()
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "leadqual",
+            "worker",
+            "-P",
+            "solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=warning",
+            "-n",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not app.control.ping(timeout=0.5):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the Celery worker did not start")
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(15)
+
+
+def wait_until(predicate, seconds=20.0, interval=0.1):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
