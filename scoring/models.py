@@ -93,7 +93,6 @@ class RescoreJob(models.Model):
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     promoted = models.PositiveIntegerField(default=0)
-    last_lead_id = models.BigIntegerField(default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -105,3 +104,19 @@ class RescoreJob(models.Model):
     @property
     def percent(self) -> int:
         return 100 if not self.total else min(100, round(100 * self.done / self.total))
+
+
+class RescoreChunk(models.Model):
+    """One id range of a RescoreJob, scored by one task; done_at makes a redelivered task a no-op."""
+
+    job = models.ForeignKey(RescoreJob, on_delete=models.CASCADE, related_name="chunks")
+    first_lead_id = models.BigIntegerField()
+    last_lead_id = models.BigIntegerField()
+    size = models.PositiveIntegerField()
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["job"], name="rescorechunk_open", condition=Q(done_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} leads {self.first_lead_id}-{self.last_lead_id}"

@@ -8,13 +8,10 @@ Invariants kept here:
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -26,16 +23,12 @@ from handoff.models import StageChange
 from leads.models import Lead
 
 from . import engine
-from .models import RescoreJob, ScoreChange, ScoringModel
+from .facts import LeadRow, load_interactions, load_leads
+from .models import RescoreChunk, RescoreJob, ScoreChange, ScoringModel
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1000
-_LEAD_COLUMNS = (
-    "l.id, l.email, l.job_title, l.seniority, l.department, l.country, l.source, l.attributes,"
-    " l.stage, l.nurture_until, l.score_explanation, c.domain, c.industry, c.employee_count,"
-    " c.annual_revenue, l.fit_score, l.fit_grade, l.engagement_score, l.score"
-)
 PROMOTABLE = {"lead", "subscriber", "recycled"}
 
 _model_cache: dict[tuple[int, datetime], engine.ScoringModel] = {}
@@ -62,73 +55,6 @@ def compiled(row: ScoringModel) -> engine.ScoringModel:
     return model
 
 
-@dataclass
-class _LeadRow:
-    id: int
-    facts: engine.LeadFacts
-    stage: str
-    nurture_until: Any
-    previous: dict
-    old: tuple[int, str, int, int]
-
-
-def _json(value) -> dict:
-    # Django's PostgreSQL backend hands jsonb to raw cursors as text (it decodes JSONField itself).
-    if not value:
-        return {}
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def _load(cursor, lead_ids: Sequence[int], *, wait: bool) -> list[_LeadRow]:
-    # NO KEY UPDATE does not conflict with the KEY SHARE lock an interaction insert takes on its
-    # lead, so ingestion never waits on scoring; SKIP LOCKED means a multi-row chunk never waits
-    # on (or deadlocks with) an upsert: that writer marks the lead again and it is rescored next.
-    suffix = " ORDER BY l.id FOR NO KEY UPDATE OF l" + ("" if wait else " SKIP LOCKED")
-    cursor.execute(
-        f"SELECT {_LEAD_COLUMNS} FROM leads_lead l LEFT JOIN leads_company c ON c.id = l.company_id"
-        " WHERE l.id = ANY(%s)" + suffix,
-        [list(lead_ids)],
-    )
-    rows = []
-    for r in cursor.fetchall():
-        rows.append(
-            _LeadRow(
-                id=r[0],
-                facts=engine.LeadFacts(
-                    email=r[1],
-                    job_title=r[2],
-                    seniority=r[3],
-                    department=r[4],
-                    country=r[5],
-                    source=r[6],
-                    attributes=_json(r[7]),
-                    company_domain=r[11] or "",
-                    industry=r[12] or "",
-                    employee_count=r[13],
-                    annual_revenue=r[14],
-                ),
-                stage=r[8],
-                nurture_until=r[9],
-                previous=_json(r[10]),
-                old=(r[15], r[16], r[17], r[18]),
-            )
-        )
-    return rows
-
-
-def _interactions(cursor, lead_ids: Sequence[int]) -> dict[int, list[engine.InteractionFact]]:
-    cursor.execute(
-        "SELECT lead_id, id, type, occurred_at, properties FROM leads_interaction WHERE lead_id = ANY(%s)",
-        [list(lead_ids)],
-    )
-    by_lead: dict[int, list[engine.InteractionFact]] = {}
-    for lead_id, id_, type_, occurred_at, properties in cursor.fetchall():
-        by_lead.setdefault(lead_id, []).append(
-            engine.InteractionFact(id_, type_, occurred_at, _json(properties))
-        )
-    return by_lead
-
-
 def _contributions(explanation: dict) -> dict[tuple[str, str], tuple[float, str, list[int]]]:
     found: dict[tuple[str, str], tuple[float, str, list[int]]] = {}
     for c in (explanation.get("fit") or {}).get("criteria", []):
@@ -139,7 +65,7 @@ def _contributions(explanation: dict) -> dict[tuple[str, str], tuple[float, str,
 
 
 def _ledger_rows(
-    row: _LeadRow,
+    row: LeadRow,
     result: engine.ScoreResult,
     explanation: dict,
     model_row: ScoringModel,
@@ -206,7 +132,7 @@ def _ledger_rows(
     return changes
 
 
-def _promotion(row: _LeadRow, result: engine.ScoreResult, model_row: ScoringModel, now: datetime):
+def _promotion(row: LeadRow, result: engine.ScoreResult, model_row: ScoringModel, now: datetime):
     if not result.mql or row.stage not in PROMOTABLE:
         return None
     # Recycled leads wait out their nurture period before scoring may bring them back.
@@ -262,7 +188,7 @@ def _score_chunk(
     now = timezone.now()
     outcome = RescoreOutcome()
     with transaction.atomic(), connection.cursor() as cursor:
-        rows = _load(cursor, lead_ids, wait=wait)
+        rows = load_leads(cursor, lead_ids, lock="wait" if wait else "skip")
         if only_marked:
             cursor.execute(
                 "SELECT id FROM leads_lead WHERE id = ANY(%s) AND needs_rescore", [[r.id for r in rows]]
@@ -272,7 +198,7 @@ def _score_chunk(
         outcome.skipped = len(lead_ids) - len(rows)
         if not rows:
             return outcome
-        events = _interactions(cursor, [r.id for r in rows])
+        events = load_interactions(cursor, [r.id for r in rows])
         updates, ledger, promotions = [], [], []
         for row in rows:
             result = engine.score_lead(active.model, row.facts, events.get(row.id, ()), now)
@@ -404,57 +330,87 @@ def scoring_model_activate(*, model: ScoringModel, actor=None) -> RescoreJob:
     return job
 
 
-def rescore_job_run(*, job_id: int, max_seconds: float = 240) -> RescoreJob:
-    """Work through all leads by id range, CHUNK at a time, saving progress after each chunk.
+def rescore_job_plan(*, job_id: int, chunk: int | None = None) -> list[int]:
+    """Cut all leads into id ranges of `chunk` leads; each range becomes one task.
 
-    Returns when done or after max_seconds (the task then re-queues itself), so memory stays
-    flat and a worker restart resumes from last_lead_id instead of starting over.
+    Ranges let the workers share the job (one chunk per task, any number of workers), keep each
+    task's memory to one chunk, and make progress durable: a restarted worker redoes at most
+    the chunk it held. Leads created after planning are scored by the new model anyway.
     """
-    job = RescoreJob.objects.select_related("model").get(pk=job_id)
-    if job.status in (RescoreJob.Status.DONE, RescoreJob.Status.FAILED):
-        return job
+    chunk = chunk or CHUNK
+    job = RescoreJob.objects.get(pk=job_id)
+    if job.chunks.exists():
+        return list(job.chunks.filter(done_at__isnull=True).values_list("id", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT min(id), max(id), count(*) FROM"
+            " (SELECT id, (row_number() OVER (ORDER BY id) - 1) / %s AS g FROM leads_lead) ranked"
+            " GROUP BY g ORDER BY g",
+            [chunk],
+        )
+        ranges = cursor.fetchall()
+    chunks = RescoreChunk.objects.bulk_create(
+        [RescoreChunk(job=job, first_lead_id=a, last_lead_id=b, size=n) for a, b, n in ranges]
+    )
+    RescoreJob.objects.filter(pk=job.pk).update(
+        status=RescoreJob.Status.RUNNING, started_at=timezone.now(), total=sum(n for _, _, n in ranges)
+    )
+    if not chunks:
+        _finish_job_if_complete(job.pk)
+    return [c.pk for c in chunks]
+
+
+def _finish_job_if_complete(job_id: int) -> None:
+    RescoreJob.objects.filter(pk=job_id, status=RescoreJob.Status.RUNNING).exclude(
+        chunks__done_at__isnull=True
+    ).update(status=RescoreJob.Status.DONE, finished_at=timezone.now())
+
+
+def rescore_chunk_run(*, chunk_id: int) -> int:
+    """Score one chunk of a job with the job's model. Running it twice counts it once."""
+    chunk = RescoreChunk.objects.select_related("job__model").get(pk=chunk_id)
+    job = chunk.job
+    if chunk.done_at is not None:
+        return 0
     if job.model.status != ScoringModel.Status.ACTIVE:
-        RescoreJob.objects.filter(pk=job.pk).update(
+        RescoreJob.objects.filter(pk=job.pk).exclude(status=RescoreJob.Status.FAILED).update(
             status=RescoreJob.Status.FAILED,
             error="A newer model was activated first.",
             finished_at=timezone.now(),
         )
-        return RescoreJob.objects.get(pk=job.pk)
+        return 0
     active = ActiveModel(job.model, compiled(job.model))
-    if job.started_at is None:
-        RescoreJob.objects.filter(pk=job.pk).update(
-            status=RescoreJob.Status.RUNNING, started_at=timezone.now()
+    ids = list(
+        Lead.objects.filter(id__gte=chunk.first_lead_id, id__lte=chunk.last_lead_id).values_list(
+            "id", flat=True
         )
-    deadline = time.monotonic() + max_seconds
-    last = job.last_lead_id
-    while time.monotonic() < deadline:
-        ids = list(Lead.objects.filter(id__gt=last).order_by("id").values_list("id", flat=True)[:CHUNK])
-        if not ids:
+    )
+    done = _score_chunk(
+        ids, active=active, cause=ScoreChange.Cause.MODEL, only_marked=False, detailed_ledger=False
+    )
+    promoted = done.promoted
+    # Rows locked by a concurrent writer: take them one at a time, waiting (one row lock held
+    # cannot deadlock), so none keeps a score from the retired model.
+    for lead_id in sorted(set(ids) - done.rescored_ids):
+        single = _score_chunk(
+            [lead_id],
+            active=active,
+            cause=ScoreChange.Cause.MODEL,
+            only_marked=False,
+            detailed_ledger=False,
+            wait=True,
+        )
+        promoted += single.promoted
+    with transaction.atomic():
+        claimed = RescoreChunk.objects.filter(pk=chunk.pk, done_at__isnull=True).update(
+            done_at=timezone.now()
+        )
+        if claimed:
             RescoreJob.objects.filter(pk=job.pk).update(
-                status=RescoreJob.Status.DONE, finished_at=timezone.now()
+                done=F("done") + chunk.size, promoted=F("promoted") + promoted
             )
-            break
-        done = _score_chunk(
-            ids, active=active, cause=ScoreChange.Cause.MODEL, only_marked=False, detailed_ledger=False
-        )
-        promoted = done.promoted
-        # Rows locked by a concurrent writer: take them one at a time, waiting (one row lock held
-        # cannot deadlock), so none keeps a score from the retired model.
-        for lead_id in sorted(set(ids) - done.rescored_ids):
-            single = _score_chunk(
-                [lead_id],
-                active=active,
-                cause=ScoreChange.Cause.MODEL,
-                only_marked=False,
-                detailed_ledger=False,
-                wait=True,
-            )
-            promoted += single.promoted
-        last = ids[-1]
-        RescoreJob.objects.filter(pk=job.pk).update(
-            done=F("done") + len(ids), promoted=F("promoted") + promoted, last_lead_id=last
-        )
-    return RescoreJob.objects.get(pk=job.pk)
+    _finish_job_if_complete(job.pk)
+    return len(ids)
 
 
 def apply_decay(*, batch: int = CHUNK) -> dict[str, int]:

@@ -35,15 +35,22 @@ def sweep_marked_leads_task():
     return services.sweep_marked_leads()
 
 
-@shared_task(acks_late=True, time_limit=330, soft_time_limit=300)
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=280)
 def rescore_job_task(job_id):
+    """Plan a full rescore and fan its chunks out to every worker."""
     from . import services
-    from .models import RescoreJob
 
-    job = services.rescore_job_run(job_id=job_id, max_seconds=240)
-    if job.status == RescoreJob.Status.RUNNING or job.status == RescoreJob.Status.QUEUED:
-        rescore_job_task.delay(job_id)  # continue in a fresh task: bounded run time per task
-    return {"job": job_id, "status": job.status, "done": job.done}
+    chunk_ids = services.rescore_job_plan(job_id=job_id)
+    for chunk_id in chunk_ids:
+        rescore_chunk_task.delay(chunk_id)
+    return {"job": job_id, "chunks": len(chunk_ids)}
+
+
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=280)
+def rescore_chunk_task(chunk_id):
+    from . import services
+
+    return services.rescore_chunk_run(chunk_id=chunk_id)
 
 
 @shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)

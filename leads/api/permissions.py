@@ -26,3 +26,20 @@ class IngestOrRead(BasePermission):
         if isinstance(request.user, IntegrationPrincipal):
             return True
         return bool(user_roles(request.user))
+
+
+class HasRole(BasePermission):
+    """Only people in one of the given role groups (API keys never)."""
+
+    roles: tuple[str, ...] = ()
+
+    def has_permission(self, request, view) -> bool:
+        allowed = set(self.roles) | {"admin"}
+        if user_roles(request.user) & allowed:
+            return True
+        self.message = f"This needs the {' or '.join(sorted(allowed))} role."
+        return False
+
+
+class IsMarketing(HasRole):
+    roles = ("marketing",)

@@ -76,9 +76,7 @@ def test_idempotency_key_replays_the_first_response(api):
 
 def test_idempotency_key_with_another_body_is_a_422(api):
     api.post("/api/v1/leads/", {"email": "a@x.io"}, format="json", HTTP_IDEMPOTENCY_KEY="k-2")
-    response = api.post(
-        "/api/v1/leads/", {"email": "b@x.io"}, format="json", HTTP_IDEMPOTENCY_KEY="k-2"
-    )
+    response = api.post("/api/v1/leads/", {"email": "b@x.io"}, format="json", HTTP_IDEMPOTENCY_KEY="k-2")
     assert response.status_code == 422
     assert not Lead.objects.filter(email="b@x.io").exists()
 
@@ -87,9 +85,7 @@ def test_idempotency_keys_are_per_caller(api, as_user, marketer):
     api.post("/api/v1/leads/", {"email": "a@x.io"}, format="json", HTTP_IDEMPOTENCY_KEY="shared")
     other = APIClient()
     other.force_login(marketer)
-    response = other.post(
-        "/api/v1/leads/", {"email": "b@x.io"}, format="json", HTTP_IDEMPOTENCY_KEY="shared"
-    )
+    response = other.post("/api/v1/leads/", {"email": "b@x.io"}, format="json", HTTP_IDEMPOTENCY_KEY="shared")
     assert response.status_code == 201
 
 
@@ -97,9 +93,7 @@ def test_expired_idempotency_key_runs_again(api, time_machine):
     time_machine.move_to("2026-11-01T10:00:00Z", tick=False)
     api.post("/api/v1/leads/", {"email": "a@x.io"}, format="json", HTTP_IDEMPOTENCY_KEY="old")
     time_machine.move_to("2026-11-02T10:00:01Z", tick=False)
-    response = api.post(
-        "/api/v1/leads/", {"email": "a@x.io"}, format="json", HTTP_IDEMPOTENCY_KEY="old"
-    )
+    response = api.post("/api/v1/leads/", {"email": "a@x.io"}, format="json", HTTP_IDEMPOTENCY_KEY="old")
     assert response.status_code == 200
     assert "Idempotent-Replayed" not in response
 

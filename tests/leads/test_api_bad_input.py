@@ -41,9 +41,7 @@ def test_bad_lead_is_a_400_naming_the_field_and_stores_nothing(api, body, field)
 
 
 def test_malformed_json_is_a_400(api):
-    response = api.generic(
-        "POST", "/api/v1/leads/", '{"email": "a@b.io",', content_type="application/json"
-    )
+    response = api.generic("POST", "/api/v1/leads/", '{"email": "a@b.io",', content_type="application/json")
     assert response.status_code == 400
     assert "body" in response.json()["errors"]
 
@@ -62,9 +60,7 @@ def test_wrong_content_type_is_a_415_in_json(api):
 
 def test_oversized_body_is_a_413(api, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
-    body = json.dumps(
-        {"leads": [{"email": f"l{i}@x.io", "first_name": "y" * 90} for i in range(200)]}
-    )
+    body = json.dumps({"leads": [{"email": f"l{i}@x.io", "first_name": "y" * 90} for i in range(200)]})
     response = api.generic("POST", "/api/v1/leads/batch/", body, content_type="application/json")
     assert response.status_code == 413
     assert Lead.objects.count() == 0
@@ -77,9 +73,7 @@ def test_batch_that_is_not_a_list_is_a_400(api):
 
 
 def test_batch_item_that_is_not_an_object_is_an_item_error(api):
-    response = api.post(
-        "/api/v1/leads/batch/", {"leads": [{"email": "a@b.io"}, "b@b.io"]}, format="json"
-    )
+    response = api.post("/api/v1/leads/batch/", {"leads": [{"email": "a@b.io"}, "b@b.io"]}, format="json")
     # DictField refuses a non-object child: the batch shape itself is wrong.
     assert response.status_code == 400
     assert Lead.objects.count() == 0

@@ -125,25 +125,19 @@ def test_batch_naming_one_email_twice_makes_one_lead_with_the_later_values(api):
 
 def test_batch_reports_updates_for_existing_leads(api):
     post(api, "/api/v1/leads/", {"email": "a@x.io"})
-    response = post(
-        api, "/api/v1/leads/batch/", {"leads": [{"email": "a@x.io"}, {"email": "c@x.io"}]}
-    )
+    response = post(api, "/api/v1/leads/batch/", {"leads": [{"email": "a@x.io"}, {"email": "c@x.io"}]})
     assert [r["status"] for r in response.data["results"]] == ["updated", "created"]
 
 
 def test_batch_over_1000_is_refused_whole(api):
-    response = post(
-        api, "/api/v1/leads/batch/", {"leads": [{"email": f"l{i}@x.io"} for i in range(1001)]}
-    )
+    response = post(api, "/api/v1/leads/batch/", {"leads": [{"email": f"l{i}@x.io"} for i in range(1001)]})
     assert response.status_code == 400
     assert "leads" in response.json()["errors"]
     assert Lead.objects.count() == 0
 
 
 def test_batch_of_1000_uses_a_constant_number_of_queries(api, django_assert_max_num_queries):
-    leads = [
-        {"email": f"l{i}@c{i % 50}.io", "company": {"name": f"C{i % 50}"}} for i in range(1000)
-    ]
+    leads = [{"email": f"l{i}@c{i % 50}.io", "company": {"name": f"C{i % 50}"}} for i in range(1000)]
     with django_assert_max_num_queries(20):
         response = post(api, "/api/v1/leads/batch/", {"leads": leads})
     assert response.data["summary"] == {"created": 1000}
@@ -162,13 +156,9 @@ def test_list_filters_by_stage_source_score_and_search(api):
         },
     )
     Lead.objects.filter(email="b@y.io").update(score=80, stage="mql")
-    assert [r["email"] for r in api.get("/api/v1/leads/?source=paid_search").data["results"]] == [
-        "a@x.io"
-    ]
+    assert [r["email"] for r in api.get("/api/v1/leads/?source=paid_search").data["results"]] == ["a@x.io"]
     assert [r["email"] for r in api.get("/api/v1/leads/?stage=mql").data["results"]] == ["b@y.io"]
-    assert [r["email"] for r in api.get("/api/v1/leads/?min_score=50").data["results"]] == [
-        "b@y.io"
-    ]
+    assert [r["email"] for r in api.get("/api/v1/leads/?min_score=50").data["results"]] == ["b@y.io"]
     assert [r["email"] for r in api.get("/api/v1/leads/?q=zed").data["results"]] == ["a@x.io"]
     bad = api.get("/api/v1/leads/?stage=nonsense")
     assert bad.status_code == 400

@@ -92,9 +92,7 @@ def test_personal_email_gets_no_company_and_work_email_gets_its_domain():
 
 @pytest.mark.django_db
 def test_seniority_and_department_come_from_the_title():
-    outcome = services.lead_upsert(
-        data={"email": "a@x.io", "job_title": "Director of IT Operations"}
-    )
+    outcome = services.lead_upsert(data={"email": "a@x.io", "job_title": "Director of IT Operations"})
     lead = Lead.objects.get(pk=outcome.lead_id)
     assert lead.seniority == "director"
     assert lead.department == "it"

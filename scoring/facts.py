@@ -1,0 +1,87 @@
+"""Rows to engine facts: the one place that reads leads and interactions for scoring."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import engine
+
+_LEAD_COLUMNS = (
+    "l.id, l.email, l.job_title, l.seniority, l.department, l.country, l.source, l.attributes,"
+    " l.stage, l.nurture_until, l.score_explanation, c.domain, c.industry, c.employee_count,"
+    " c.annual_revenue, l.fit_score, l.fit_grade, l.engagement_score, l.score"
+)
+
+
+@dataclass
+class LeadRow:
+    id: int
+    facts: engine.LeadFacts
+    stage: str
+    nurture_until: Any
+    previous: dict
+    old: tuple[int, str, int, int]
+
+
+def as_json(value) -> dict:
+    # Django's PostgreSQL backend hands jsonb to raw cursors as text (it decodes JSONField itself).
+    if not value:
+        return {}
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def load_leads(cursor, lead_ids: Sequence[int], *, lock: str | None) -> list[LeadRow]:
+    # NO KEY UPDATE does not conflict with the KEY SHARE lock an interaction insert takes on its
+    # lead, so ingestion never waits on scoring; SKIP LOCKED means a multi-row chunk never waits
+    # on (or deadlocks with) an upsert: that writer marks the lead again and it is rescored next.
+    suffix = {
+        None: " ORDER BY l.id",
+        "wait": " ORDER BY l.id FOR NO KEY UPDATE OF l",
+        "skip": " ORDER BY l.id FOR NO KEY UPDATE OF l SKIP LOCKED",
+    }[lock]
+    cursor.execute(
+        f"SELECT {_LEAD_COLUMNS} FROM leads_lead l LEFT JOIN leads_company c ON c.id = l.company_id"
+        " WHERE l.id = ANY(%s)" + suffix,
+        [list(lead_ids)],
+    )
+    rows = []
+    for r in cursor.fetchall():
+        rows.append(
+            LeadRow(
+                id=r[0],
+                facts=engine.LeadFacts(
+                    email=r[1],
+                    job_title=r[2],
+                    seniority=r[3],
+                    department=r[4],
+                    country=r[5],
+                    source=r[6],
+                    attributes=as_json(r[7]),
+                    company_domain=r[11] or "",
+                    industry=r[12] or "",
+                    employee_count=r[13],
+                    annual_revenue=r[14],
+                ),
+                stage=r[8],
+                nurture_until=r[9],
+                previous=as_json(r[10]),
+                old=(r[15], r[16], r[17], r[18]),
+            )
+        )
+    return rows
+
+
+def load_interactions(cursor, lead_ids: Sequence[int]) -> dict[int, list[engine.InteractionFact]]:
+    cursor.execute(
+        "SELECT lead_id, id, type, occurred_at, properties FROM leads_interaction WHERE lead_id = ANY(%s)",
+        [list(lead_ids)],
+    )
+    by_lead: dict[int, list[engine.InteractionFact]] = {}
+    for lead_id, id_, type_, occurred_at, properties in cursor.fetchall():
+        by_lead.setdefault(lead_id, []).append(
+            engine.InteractionFact(id_, type_, occurred_at, as_json(properties))
+        )
+    return by_lead

@@ -1,0 +1,132 @@
+"""Reads for scoring pages and the API: the ledger, and preview/backtest of a draft model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from handoff.models import StageChange
+from leads.models import Lead
+
+from . import engine
+from .facts import load_interactions, load_leads
+from .metrics import auc, precision_recall
+from .models import ScoreChange, ScoringModel
+
+POSITIVE_STAGES = ("sql", "opportunity", "customer")
+NEGATIVE_ACTIONS = ("reject", "disqualify", "lose")
+
+
+def score_history(*, lead_id: int) -> QuerySet[ScoreChange]:
+    return ScoreChange.objects.filter(lead_id=lead_id).select_related("model").order_by("-computed_at", "-id")
+
+
+def score_on(*, lead_id: int, moment) -> ScoreChange | None:
+    """The lead's score as it stood at `moment` (the last total written before it)."""
+    return (
+        ScoreChange.objects.filter(lead_id=lead_id, kind="total", computed_at__lte=moment)
+        .order_by("-computed_at", "-id")
+        .first()
+    )
+
+
+def outcome_labels() -> dict[int, bool]:
+    """Closed-loop truth: True for leads sales qualified (SQL or beyond), False for rejected or
+    disqualified ones. Leads with neither outcome are unlabelled and left out of precision/AUC."""
+    labels: dict[int, bool] = {}
+    negative = StageChange.objects.filter(action__in=NEGATIVE_ACTIONS).values_list("lead_id", flat=True)
+    labels.update(dict.fromkeys(negative, False))
+    labels.update(
+        dict.fromkeys(Lead.objects.filter(stage="disqualified").values_list("id", flat=True), False)
+    )
+    positive = StageChange.objects.filter(to_stage__in=POSITIVE_STAGES).values_list("lead_id", flat=True)
+    labels.update(dict.fromkeys(positive, True))
+    labels.update(
+        dict.fromkeys(Lead.objects.filter(stage__in=POSITIVE_STAGES).values_list("id", flat=True), True)
+    )
+    return labels
+
+
+@dataclass
+class ModelSide:
+    mql: int = 0
+    precision: float | None = None
+    recall: float | None = None
+    auc: float | None = None
+
+
+@dataclass
+class Backtest:
+    leads: int
+    labelled: int
+    positives: int
+    draft: ModelSide
+    active: ModelSide
+    moving_in: list[dict] = field(default_factory=list)
+    moving_out: list[dict] = field(default_factory=list)
+    moving_in_count: int = 0
+    moving_out_count: int = 0
+    computed_at: str = ""
+
+
+def backtest(
+    *, draft: ScoringModel, against: ScoringModel | None = None, limit: int = 50_000, chunk: int = 1000
+) -> Backtest:
+    """Score up to `limit` leads (newest first) under both models as of now, and compare.
+
+    Both sides are recomputed from facts, so the comparison is like for like even where stored
+    scores are stale. Lists of movers are capped at 50 each, highest draft score first.
+    """
+    against = against or ScoringModel.objects.get(status=ScoringModel.Status.ACTIVE)
+    draft_model, active_model = (
+        engine.model_from_dict(draft.definition),
+        engine.model_from_dict(against.definition),
+    )
+    labels = outcome_labels()
+    now = timezone.now()
+    ids = list(Lead.objects.order_by("-id").values_list("id", flat=True)[:limit])
+    draft_flags, active_flags, draft_scores, active_scores, y = [], [], [], [], []
+    result = Backtest(leads=len(ids), labelled=0, positives=0, draft=ModelSide(), active=ModelSide())
+    moving_in, moving_out = [], []
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), chunk):
+            part = ids[start : start + chunk]
+            rows = load_leads(cursor, part, lock=None)
+            events = load_interactions(cursor, part)
+            for row in rows:
+                d = engine.score_lead(draft_model, row.facts, events.get(row.id, ()), now)
+                a = engine.score_lead(active_model, row.facts, events.get(row.id, ()), now)
+                result.draft.mql += d.mql
+                result.active.mql += a.mql
+                if d.mql != a.mql:
+                    entry = {
+                        "id": row.id,
+                        "email": row.facts.email,
+                        "draft_score": d.score,
+                        "active_score": a.score,
+                        "fit_grade": d.fit.grade,
+                        "engagement_score": d.engagement.score,
+                        "stage": row.stage,
+                    }
+                    (moving_in if d.mql else moving_out).append(entry)
+                if row.id in labels:
+                    draft_flags.append(d.mql)
+                    active_flags.append(a.mql)
+                    draft_scores.append(d.score)
+                    active_scores.append(a.score)
+                    y.append(labels[row.id])
+    result.labelled, result.positives = len(y), sum(y)
+    for side, flags, scores in (
+        (result.draft, draft_flags, draft_scores),
+        (result.active, active_flags, active_scores),
+    ):
+        side.precision, side.recall = precision_recall(flags, y)
+        side.auc = auc(scores, y)
+    result.moving_in_count, result.moving_out_count = len(moving_in), len(moving_out)
+    result.moving_in = sorted(moving_in, key=lambda e: -e["draft_score"])[:50]
+    result.moving_out = sorted(moving_out, key=lambda e: -e["active_score"])[:50]
+    result.computed_at = now.isoformat()
+    return result
