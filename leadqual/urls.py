@@ -21,4 +21,5 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("healthz/", healthz, name="healthz"),
     path("", include("leads.urls")),
+    path("", include("scoring.urls")),
 ]

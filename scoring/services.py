@@ -429,3 +429,13 @@ def apply_decay(*, batch: int = CHUNK) -> dict[str, int]:
         totals["rescored"] += done.rescored
         totals["promoted"] += done.promoted
         last = ids[-1]
+
+
+def preview_lead(*, model: ScoringModel, lead_id: int) -> dict:
+    """One lead scored by `model` now, nothing written: the explanation a draft would give."""
+    with connection.cursor() as cursor:
+        rows = load_leads(cursor, [lead_id], lock=None)
+        if not rows:
+            raise Lead.DoesNotExist(lead_id)
+        events = load_interactions(cursor, [lead_id]).get(lead_id, [])
+    return engine.score_lead(compiled(model), rows[0].facts, events, timezone.now()).explanation()

@@ -1,8 +1,6 @@
 from dataclasses import asdict
 
-from django.db import connection
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -12,8 +10,7 @@ from rest_framework.views import APIView
 from leads.api.pagination import KeysetPagination
 from leads.api.permissions import IngestOrRead, IsMarketing
 from leads.models import IdealCustomerProfile, Lead
-from scoring import engine, selectors, services
-from scoring.facts import load_interactions, load_leads
+from scoring import selectors, services
 from scoring.models import RescoreJob, ScoringModel
 
 from .serializers import (
@@ -130,14 +127,11 @@ class ScoringModelPreviewView(APIView):
         model = get_object_or_404(ScoringModel, pk=pk)
         incoming = PreviewInSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        lead_id = incoming.validated_data["lead_id"]
-        with connection.cursor() as cursor:
-            rows = load_leads(cursor, [lead_id], lock=None)
-            if not rows:
-                raise ValidationError({"lead_id": ["No lead with this id."]})
-            events = load_interactions(cursor, [lead_id]).get(lead_id, [])
-        result = engine.score_lead(services.compiled(model), rows[0].facts, events, timezone.now())
-        return Response(result.explanation())
+        try:
+            explanation = services.preview_lead(model=model, lead_id=incoming.validated_data["lead_id"])
+        except Lead.DoesNotExist as exc:
+            raise ValidationError({"lead_id": ["No lead with this id."]}) from exc
+        return Response(explanation)
 
 
 class RescoreJobView(generics.RetrieveAPIView):
