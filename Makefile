@@ -4,7 +4,7 @@ run:  ## the app with demo data on embedded PostgreSQL + Redis, with a Celery wo
 	scripts/run.sh
 
 test:  ## the whole suite against PostgreSQL and Redis (local servers or docker compose)
-	scripts/test.sh
+	scripts/test.sh $(ARGS)
 
 lint:
 	scripts/bootstrap.sh && .venv/bin/ruff check . && .venv/bin/ruff format --check .
