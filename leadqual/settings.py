@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "js_lib_htmx",
     "leads",
     "scoring",
     "handoff",
@@ -74,6 +75,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "leads.context_processors.roles",
             ],
         },
     },
@@ -170,8 +172,15 @@ CELERY_BEAT_SCHEDULE = {
     # The safety net for rescoring tasks the broker lost: leads keep their mark until scored.
     "sweep-marked-leads": {"task": "scoring.tasks.sweep_marked_leads_task", "schedule": 60.0},
     "nightly-decay": {"task": "scoring.tasks.apply_decay_task", "schedule": crontab(hour=2, minute=15)},
+    "retry-due-webhooks": {"task": "handoff.tasks.retry_due_webhooks_task", "schedule": 60.0},
+    "escalate-overdue-handoffs": {"task": "handoff.tasks.escalate_overdue_handoffs_task", "schedule": 300.0},
     "prune-idempotency-keys": {"task": "leads.tasks.prune_idempotency_keys_task", "schedule": 3600.0},
 }
+
+# Webhook receivers must be https; plain http is allowed for local receivers in debug or with this.
+LEADQUAL_WEBHOOKS_ALLOW_HTTP = env.bool("LEADQUAL_WEBHOOKS_ALLOW_HTTP", default=False)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="leadqual@localhost")
 
 # Idempotency keys are kept this long, as Stripe does.
 IDEMPOTENCY_KEY_TTL_HOURS = 24

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 api_v1 = [
     path("", include("leads.api.urls")),
     path("", include("scoring.api.urls")),
+    path("", include("handoff.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
@@ -22,4 +23,5 @@ urlpatterns = [
     path("healthz/", healthz, name="healthz"),
     path("", include("leads.urls")),
     path("", include("scoring.urls")),
+    path("", include("handoff.urls")),
 ]

@@ -92,6 +92,13 @@ class Lead(models.Model):
             models.Index(fields=["source"], name="lead_source"),
             models.Index(fields=["fit_grade", "stage"], name="lead_grade_stage"),
             models.Index(fields=["id"], name="lead_needs_rescore", condition=Q(needs_rescore=True)),
+            # Marketing's MQL queue: MQLs nobody has been handed yet, best first.
+            models.Index(
+                fields=["-score", "-id"],
+                name="lead_mql_queue",
+                condition=Q(stage="mql", handed_off_at__isnull=True),
+            ),
+            models.Index(fields=["owner", "sla_due_at"], name="lead_owner_sla", condition=Q(stage="mql")),
         ]
 
     def __str__(self) -> str:

@@ -12,10 +12,17 @@ a default here changes later.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import re
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from functools import lru_cache
+from itertools import chain
+from operator import attrgetter
+from typing import Any, NamedTuple
+
+_new_object = object.__new__
 
 # --------------------------------------------------------------------------------------------
 # Vocabulary
@@ -237,7 +244,8 @@ class ScoreResult:
                         "label": c.label,
                         "matched": c.matched,
                         "points": c.points,
-                        "value": _jsonable(c.value),
+                        # Most values are already JSON scalars; skip the call for those.
+                        "value": c.value if type(c.value) in _JSON_SCALARS else _jsonable(c.value),
                     }
                     for c in self.fit.contributions
                 ],
@@ -263,7 +271,7 @@ class ScoreResult:
             "score": self.score,
             "mql": self.mql,
             "mql_reason": self.mql_reason,
-            "computed_at": self.computed_at.isoformat(),
+            "computed_at": _isoformat(self.computed_at),
         }
 
 
@@ -295,8 +303,19 @@ def _as_number(value: Any) -> float | None:
     return None
 
 
+# A word is a run of characters for which str.isalnum() is true ([^\W_] is exactly that set).
+_WORD = re.compile(r"[^\W_]+")
+
+
 def _words(text: str) -> list[str]:
-    return "".join(ch if ch.isalnum() else " " for ch in text.casefold()).split()
+    return _WORD.findall(text.casefold())
+
+
+@lru_cache(maxsize=4096)
+def _word_index(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    # Job titles repeat across leads and several conditions read the same one.
+    words = tuple(_words(text))
+    return words, frozenset(words)
 
 
 def _contains_phrase(text: str, keyword: str) -> bool:
@@ -366,8 +385,13 @@ def _filter_holds(flt: PropertyFilter, properties: Mapping[str, Any]) -> bool:
     raise ValueError(f"unknown filter op {flt.op!r}; must be one of {', '.join(FILTER_OPS)}")
 
 
+_GRADE_RANK = {grade: rank for rank, grade in enumerate(GRADES)}
+
+
 def grade_at_least(grade: str, minimum: str) -> bool:
     """True when ``grade`` is as good as ``minimum`` (A > B > C > D). F never qualifies."""
+    if type(grade) is str and type(minimum) is str and grade in _GRADE_RANK and minimum in _GRADE_RANK:
+        return grade != "F" and _GRADE_RANK[grade] <= _GRADE_RANK[minimum]  # the common case, quickly
     for name, g in (("grade", grade), ("minimum", minimum)):
         if g not in GRADES:
             raise ValueError(f"{name}: unknown grade {g!r}; must be one of {', '.join(GRADES)}")
@@ -384,7 +408,371 @@ def _grade_for(score: int, thresholds: Mapping[str, float]) -> str:
 
 def _points(value: float) -> float:
     # Two decimals is what a marketer reads; "+ 0.0" turns -0.0 into 0.0 for the JSON.
+    # round(x, 2) goes through a decimal string and is slow. Unless x*100 is within 1e-4 of a
+    # tie (its float error is below 1e-8 in this range), the nearest whole number n of x*100 is
+    # unambiguous and n / 100 is the same correctly rounded double that round() returns.
+    if type(value) is float and -1e6 < value < 1e6:
+        scaled = value * 100.0
+        whole = math.floor(scaled)
+        fraction = scaled - whole
+        if fraction < 0.4999:
+            return whole / 100  # int / int: never -0.0
+        if fraction > 0.5001:
+            return (whole + 1) / 100
+    elif type(value) is int:
+        return value + 0.0  # round(int, 2) is the int itself
     return round(value, 2) + 0.0
+
+
+def _constructor[T](cls: type[T]) -> Callable[[dict[str, Any]], T]:
+    """A fast ``cls(**fields)`` for a frozen result dataclass: ``construct(fields)``.
+
+    The frozen ``__init__`` sets each field through ``object.__setattr__``, which was a fifth of
+    the cost of scoring a lead; this installs the dict as the instance ``__dict__`` instead.
+    Callers pass every field in declaration order, the order ``__init__`` fills ``__dict__`` in,
+    so equality, repr and pickles are unchanged.
+    """
+    set_dict = vars(cls)["__dict__"].__set__
+
+    def construct(fields: dict[str, Any]) -> T:
+        obj = _new_object(cls)
+        set_dict(obj, fields)
+        return obj
+
+    return construct
+
+
+_new_fit_contribution = _constructor(FitContribution)
+_new_fit_result = _constructor(FitResult)
+_new_engagement_contribution = _constructor(EngagementContribution)
+_new_engagement_result = _constructor(EngagementResult)
+_new_score_result = _constructor(ScoreResult)
+
+
+# --------------------------------------------------------------------------------------------
+# Compiled plans
+#
+# A full rescore scores about a million leads against one model, so the work that depends only
+# on the model (folded value sets, keyword word lists, filter predicates, which rules look at
+# which interaction type) is done once per model object and cached. Each compiled test keeps
+# the exact semantics of ``_matches`` / ``_filter_holds``: it handles the common value types
+# itself and hands anything unusual to those functions, so results and errors are unchanged.
+# --------------------------------------------------------------------------------------------
+
+_Test = Callable[[Any], bool]
+
+# Builtin scalars: comparing one with a str is always False, so a set lookup over the str
+# candidates gives the same answer as the ``any(folded == candidate ...)`` loop.
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain(values: Any) -> bool:
+    return type(values) in (tuple, list) and all(type(v) in _PLAIN_SCALARS for v in values)
+
+
+def _all_str(values: Any) -> bool:
+    return type(values) in (tuple, list) and all(type(v) is str for v in values)
+
+
+def _folded_strings(values: Sequence[Any]) -> frozenset[str]:
+    return frozenset(v.strip().casefold() for v in values if type(v) is str)
+
+
+def _has_run(words: tuple[str, ...], needle: tuple[str, ...]) -> bool:
+    width = len(needle)
+    return any(words[i : i + width] == needle for i in range(len(words) - width + 1))
+
+
+def _compile_condition(op: str, values: Sequence[Any], minimum: Any, maximum: Any) -> _Test:
+    """A one-argument ``_matches(op, value, values, minimum, maximum)``."""
+
+    def generic(value: Any) -> bool:
+        return _matches(op, value, values, minimum, maximum)
+
+    if op == "in" and _plain(values):
+        strings = _folded_strings(values)
+
+        def is_in(value: Any) -> bool:
+            if type(value) is str:
+                text = value.strip()
+                return bool(text) and text.casefold() in strings
+            return generic(value)
+
+        return is_in
+
+    if op == "equals" and _plain(values) and values:
+        first = _fold(values[0])
+
+        def equals(value: Any) -> bool:
+            if type(value) is str:
+                text = value.strip()
+                return bool(text) and text.casefold() == first
+            return generic(value)
+
+        return equals
+
+    if op == "contains_any" and _plain(values):
+        needles = [tuple(_words(k)) for k in values if type(k) is str]
+        singles = frozenset(n[0] for n in needles if len(n) == 1)
+        phrases = tuple(n for n in needles if len(n) > 1)
+
+        def contains_any(value: Any) -> bool:
+            if type(value) is str:
+                words, word_set = _word_index(value)
+                return not singles.isdisjoint(word_set) or any(
+                    needle[0] in word_set and _has_run(words, needle) for needle in phrases
+                )
+            return generic(value)
+
+        return contains_any
+
+    if op == "range":
+
+        def in_range(value: Any) -> bool:
+            if type(value) is int:
+                number = float(value)  # what _as_number does for an int, OverflowError included
+            else:
+                if _is_missing(value):
+                    return False
+                converted = _as_number(value)
+                if converted is None:
+                    return False
+                number = converted
+            return (minimum is None or number >= minimum) and (maximum is None or number <= maximum)
+
+        return in_range
+
+    return generic
+
+
+def _compile_reader(field_name: str) -> Callable[[LeadFacts], Any]:
+    """A one-argument ``_lead_value(lead, field_name)``."""
+    if type(field_name) is not str:
+        return lambda lead: _lead_value(lead, field_name)
+    if field_name == "email_domain":
+        return attrgetter("email_domain")
+    if field_name.startswith(ATTRIBUTES_PREFIX):
+        key = field_name[len(ATTRIBUTES_PREFIX) :]
+        return lambda lead: (lead.attributes or {}).get(key)
+    if field_name in LEAD_FIELDS:
+        return attrgetter(field_name)
+    return lambda lead: _lead_value(lead, field_name)  # raises "unknown lead field" when used
+
+
+# Lead values repeat across a rescore ("software", "US", "vp", 250 employees) and a condition's
+# outcome depends on the value alone, so it is remembered per condition for values whose equal
+# copies are interchangeable: exact str, int and None (no value of one of these types equals a
+# value of another). Bounded, so unusual data cannot grow it without limit.
+_MEMO_TYPES = frozenset((str, int, type(None)))
+_MEMO_LIMIT = 4096
+
+
+def _remember(memo: dict[Any, Any], value: Any, outcome: Any) -> None:
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[value] = outcome
+
+
+class _Criterion(NamedTuple):
+    key: str
+    label: str
+    weight: float
+    read: Callable[[LeadFacts], Any]
+    test: _Test
+    contributions: dict[Any, FitContribution]  # by value, see _MEMO_TYPES
+
+
+class _KnockOut(NamedTuple):
+    label: str
+    read: Callable[[LeadFacts], Any]
+    test: _Test
+    outcomes: dict[Any, bool]  # by value, see _MEMO_TYPES
+
+
+class _FitPlan(NamedTuple):
+    criteria: tuple[_Criterion, ...]
+    knockouts: tuple[_KnockOut, ...]
+    possible: float | None  # None: the weights could not be summed up front, sum them per lead
+
+
+def _compile_icp(icp: ICP) -> _FitPlan:
+    criteria = tuple(
+        _Criterion(
+            c.key,
+            c.label,
+            c.weight,
+            _compile_reader(c.field),
+            _compile_condition(c.op, c.values, c.min, c.max),
+            {},
+        )
+        for c in icp.criteria
+    )
+    knockouts = tuple(
+        _KnockOut(k.label, _compile_reader(k.field), _compile_condition(k.op, k.values, k.min, k.max), {})
+        for k in icp.knockouts
+    )
+    try:
+        possible = sum(c.weight for c in icp.criteria if c.weight > 0)
+    except Exception:  # odd weights raise where compute_fit sums them, after the criteria
+        possible = None
+    return _FitPlan(criteria, knockouts, possible)
+
+
+def _compile_filter(flt: PropertyFilter) -> _Test:
+    """A one-argument ``_filter_holds(flt, properties)``."""
+    key, op, target = flt.key, flt.op, flt.value
+
+    def generic(properties: Mapping[str, Any]) -> bool:
+        return _filter_holds(flt, properties)
+
+    if op == "contains" and type(target) is str:
+        needle = target.casefold()
+
+        def contains(properties: Mapping[str, Any]) -> bool:
+            value = properties.get(key)
+            if type(value) is str:
+                return needle in value.casefold() and not _is_missing(value)
+            return value is not None and generic(properties)
+
+        return contains
+
+    if (op == "equals" and type(target) in _PLAIN_SCALARS) or (
+        op == "in" and (_plain(target) or target is None)
+    ):
+        strings = _folded_strings(target or ()) if op == "in" else frozenset((_fold(target),))
+
+        def is_in(properties: Mapping[str, Any]) -> bool:
+            value = properties.get(key)
+            if type(value) is str:
+                text = value.strip()
+                return bool(text) and text.casefold() in strings
+            return value is not None and generic(properties)
+
+        return is_in
+
+    if op in ("gte", "lte"):
+        try:
+            bound = _as_number(target)
+        except Exception:  # e.g. an int too large for a float: raise per event, as before
+            return generic
+        at_least = op == "gte"
+
+        def compare(properties: Mapping[str, Any]) -> bool:
+            value = properties.get(key)
+            if _is_missing(value) or (number := _as_number(value)) is None or bound is None:
+                return False
+            return number >= bound if at_least else number <= bound
+
+        return compare
+
+    if op == "exists":
+        return lambda properties: not _is_missing(properties.get(key))
+    return generic
+
+
+class _RulePlan(NamedTuple):
+    rule: EngagementRule
+    types: tuple[str, ...]  # rule.types without repeats ("page_view" listed twice matches once)
+    tests: tuple[_Test, ...]  # one per filter, all must hold
+    # The rule's fields, unpacked once per call instead of read one attribute at a time.
+    per: str
+    points: float
+    min_count: int
+    cap: float | None
+    half_life_days: float | None
+    expiry_days: float | None
+
+
+class _RulesPlan(NamedTuple):
+    rules: tuple[_RulePlan, ...]
+    # Interaction type -> indices of the rules that look at it, in rule order. None when some
+    # rule's types are not a plain list of strings; then every rule is asked (``in rule.types``).
+    by_type: dict[str, tuple[int, ...]] | None
+    # The set of types a lead has -> the rules to run and the types each of them looks at.
+    # Leads have few distinct type sets, so this is worked out once per set.
+    selections: dict[frozenset[str], tuple[tuple[_RulePlan, tuple[str, ...]], ...]]
+
+
+def _compile_filters(rule: EngagementRule) -> tuple[_Test, ...]:
+    try:
+        return tuple(_compile_filter(flt) for flt in rule.filters)
+    except Exception:  # malformed filters: fail when an event is checked against them, as before
+        return (lambda properties: all(_filter_holds(flt, properties) for flt in rule.filters),)
+
+
+def _compile_rules(rules: Iterable[EngagementRule]) -> _RulesPlan:
+    plans = tuple(
+        _RulePlan(
+            rule,
+            tuple(dict.fromkeys(rule.types)) if _all_str(rule.types) else (),
+            _compile_filters(rule),
+            rule.per,
+            rule.points,
+            rule.min_count,
+            rule.cap,
+            rule.half_life_days,
+            rule.expiry_days,
+        )
+        for rule in rules
+    )
+    if not all(_all_str(plan.rule.types) for plan in plans):
+        return _RulesPlan(plans, None, {})
+    by_type: dict[str, list[int]] = {}
+    for index, plan in enumerate(plans):
+        for type_ in plan.types:
+            by_type.setdefault(type_, []).append(index)
+    return _RulesPlan(plans, {type_: tuple(indices) for type_, indices in by_type.items()}, {})
+
+
+class _ModelPlan(NamedTuple):
+    fit: _FitPlan
+    rules: _RulesPlan | None  # None: the rules do not compile; they raise when scored, as before
+
+
+_PlanCache = dict[int, tuple[weakref.ref[Any], Any]]
+_ICP_PLANS: _PlanCache = {}
+_MODEL_PLANS: _PlanCache = {}
+
+
+def _cached_plan[P](cache: _PlanCache, owner: Any, build: Callable[[Any], P]) -> P:
+    """``build(owner)``, computed once per live ``owner`` object.
+
+    Keyed by ``id(owner)`` because models hold a dict and so cannot be hashed; the weak
+    reference is checked on every hit, so an id reused by a newer object never finds the old
+    plan, and its callback drops the entry when the owner is collected. Models are frozen, so a
+    plan cannot go stale while its owner lives.
+    """
+    key = id(owner)
+    entry = cache.get(key)
+    if entry is not None and entry[0]() is owner:
+        return entry[1]
+    plan = build(owner)
+
+    def forget(ref: weakref.ref[Any]) -> None:
+        if cache.get(key, (None,))[0] is ref:
+            cache.pop(key, None)
+
+    try:
+        cache[key] = (weakref.ref(owner, forget), plan)
+    except TypeError:  # not weak-referenceable (a subclass with __slots__): just don't cache
+        pass
+    return plan
+
+
+def _icp_plan(icp: ICP) -> _FitPlan:
+    return _cached_plan(_ICP_PLANS, icp, _compile_icp)
+
+
+def _compile_model(model: ScoringModel) -> _ModelPlan:
+    try:
+        rules = _compile_rules(model.rules)
+    except Exception:
+        rules = None
+    return _ModelPlan(_compile_icp(model.icp), rules)
+
+
+def _model_plan(model: ScoringModel) -> _ModelPlan:
+    return _cached_plan(_MODEL_PLANS, model, _compile_model)
 
 
 # --------------------------------------------------------------------------------------------
@@ -398,28 +786,57 @@ def compute_fit(icp: ICP, lead: LeadFacts) -> FitResult:
     A matched knock-out makes the grade F whatever else matches; the score is kept so the
     marketer can still see how close the lead was.
     """
+    return _fit(_icp_plan(icp), icp, lead)
+
+
+def _fit(plan: _FitPlan, icp: ICP, lead: LeadFacts) -> FitResult:
     contributions: list[FitContribution] = []
     matched_weight = 0.0
-    for criterion in icp.criteria:
-        value = _lead_value(lead, criterion.field)
-        matched = _matches(criterion.op, value, criterion.values, criterion.min, criterion.max)
-        points = criterion.weight if matched else 0
-        matched_weight += points
-        contributions.append(FitContribution(criterion.key, criterion.label, matched, points, value))
+    for key, label, weight, read, test, memo in plan.criteria:
+        value = read(lead)
+        remember = type(value) in _MEMO_TYPES
+        contribution = memo.get(value) if remember else None
+        if contribution is None:
+            matched = test(value)
+            points = weight if matched else 0
+            contribution = _new_fit_contribution(
+                {"key": key, "label": label, "matched": matched, "points": points, "value": value}
+            )
+            if remember:
+                _remember(memo, value, contribution)
+        matched_weight += contribution.points
+        contributions.append(contribution)
 
-    possible = sum(c.weight for c in icp.criteria if c.weight > 0)
+    possible = plan.possible
+    if possible is None:
+        possible = sum(c.weight for c in icp.criteria if c.weight > 0)
     if possible <= 0:
         score = 0
     else:
         score = min(100, max(0, round(100 * max(0.0, matched_weight) / possible)))
 
-    knocked_out_by = tuple(
-        ko.label
-        for ko in icp.knockouts
-        if _matches(ko.op, _lead_value(lead, ko.field), ko.values, ko.min, ko.max)
-    )
+    knocked_out = []
+    for label, read, test, memo in plan.knockouts:
+        value = read(lead)
+        if type(value) in _MEMO_TYPES:
+            hit = memo.get(value)
+            if hit is None:
+                hit = test(value)
+                _remember(memo, value, hit)
+        else:
+            hit = test(value)
+        if hit:
+            knocked_out.append(label)
+    knocked_out_by = tuple(knocked_out)
     grade = "F" if knocked_out_by else _grade_for(score, icp.grade_thresholds)
-    return FitResult(score, grade, tuple(contributions), knocked_out_by)
+    return _new_fit_result(
+        {
+            "score": score,
+            "grade": grade,
+            "contributions": tuple(contributions),
+            "knocked_out_by": knocked_out_by,
+        }
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -432,69 +849,138 @@ def _require_aware(moment: datetime, name: str) -> None:
         raise ValueError(f"{name}: must be timezone-aware")
 
 
-def _age_days(moment: datetime, now: datetime) -> float:
-    # Events "in the future" (clock skew, backfills) are as fresh as possible, never bonus points.
-    return max(0.0, (now - moment).total_seconds() / _SECONDS_PER_DAY)
+def _passes(tests: tuple[_Test, ...], properties: Mapping[str, Any]) -> bool:
+    return all(test(properties) for test in tests)
 
 
-def _units(per: str, events: Sequence[InteractionFact]) -> list[list[InteractionFact]]:
-    if per == "event":
-        return [[event] for event in events]
-    if per == "once":
-        return [list(events)] if events else []
-    groups: dict[date | str, list[InteractionFact]] = {}
-    for event in events:
-        if per == "distinct_day":
-            group_key: date | str = event.occurred_at.astimezone(UTC).date()
-        elif per == "distinct_type":
-            group_key = event.type
+def _select_rules(plan: _RulesPlan, present: frozenset[str]) -> tuple[tuple[_RulePlan, tuple[str, ...]], ...]:
+    """The rules that look at any of the ``present`` types, in rule order, each with the
+    present types it looks at."""
+    by_type = plan.by_type or {}
+    indices = sorted({index for type_ in present for index in by_type.get(type_, ())})
+    return tuple((plan.rules[i], tuple(t for t in plan.rules[i].types if t in present)) for i in indices)
+
+
+def _rules_with_events(
+    plan: _RulesPlan, events: Sequence[InteractionFact]
+) -> list[tuple[_RulePlan, list[int]]]:
+    """Each rule that has events of its types, in rule order, with their positions in order."""
+    by_type = plan.by_type
+    if by_type is not None:
+        positions_by_type: dict[str, list[int]] = {}
+        for position, event in enumerate(events):
+            event_type = event.type
+            if type(event_type) is not str:
+                break
+            bucket = positions_by_type.get(event_type)
+            if bucket is None:
+                positions_by_type[event_type] = [position]
+            else:
+                bucket.append(position)
         else:
-            raise ValueError(f"unknown per {per!r}; must be one of {', '.join(PER_KINDS)}")
-        groups.setdefault(group_key, []).append(event)
-    return list(groups.values())
+            present = frozenset(positions_by_type)
+            selection = plan.selections.get(present)
+            if selection is None:
+                selection = _select_rules(plan, present)
+                _remember(plan.selections, present, selection)
+            found = []
+            for rule_plan, types in selection:
+                if len(types) == 1:
+                    positions = positions_by_type[types[0]]
+                else:
+                    # Merge back into event order, which fixes the order points add up in.
+                    positions = sorted(chain.from_iterable(positions_by_type[t] for t in types))
+                found.append((rule_plan, positions))
+            return found
+    # Odd types (not plain strings): compare each with each rule's types, exactly as `in` does.
+    found = []
+    for rule_plan in plan.rules:
+        types = rule_plan.rule.types
+        positions = [p for p, event in enumerate(events) if event.type in types]
+        if positions:
+            found.append((rule_plan, positions))
+    return found
 
 
-def _apply_rule(
-    rule: EngagementRule, events: Sequence[InteractionFact], now: datetime
+def _rule_contribution(
+    plan: _RulePlan,
+    positions: list[int],
+    events: Sequence[InteractionFact],
+    occurred: list[datetime],
+    ages: list[float],
+    sort_keys: list[tuple[datetime, Any]],
 ) -> EngagementContribution | None:
-    matching = [
-        event
-        for event in events
-        if event.type in rule.types
-        and all(_filter_holds(flt, event.properties or {}) for flt in rule.filters)
-    ]
+    """One rule's contribution from the events (by position) of the types it looks at.
+
+    ``occurred``, ``ages`` and ``sort_keys`` are per event position, computed once per lead.
+    """
+    rule, _, tests, per, points, min_count, cap, half_life, expiry = plan
+    if len(tests) == 1:
+        test = tests[0]
+        positions = [p for p in positions if test(events[p].properties or {})]
+    elif tests:
+        positions = [p for p in positions if _passes(tests, events[p].properties or {})]
     # A unit lives while its newest event does, so dropping expired events first is the same
     # as expiring whole units.
-    if rule.expiry_days is not None:
-        matching = [e for e in matching if _age_days(e.occurred_at, now) <= rule.expiry_days]
-    if not matching:
+    if expiry is not None:
+        positions = [p for p in positions if ages[p] <= expiry]
+    if not positions:
         return None
 
-    units = _units(rule.per, matching)
+    # The newest event of each unit, whose age the unit decays by. "Newest" is decided by
+    # comparing the datetimes, first one wins a tie, exactly like max() over the unit's events.
+    if per == "event":
+        newest = positions
+    elif per == "once":
+        newest = [max(positions, key=occurred.__getitem__)]
+    else:
+        if per == "distinct_day":
+            # The UTC calendar day; astimezone(UTC) returns a UTC datetime itself.
+            moments = [occurred[p] for p in positions]
+            groups = [(m if m.tzinfo is UTC else m.astimezone(UTC)).date() for m in moments]
+        elif per == "distinct_type":
+            groups = [events[p].type for p in positions]
+        else:
+            raise ValueError(f"unknown per {per!r}; must be one of {', '.join(PER_KINDS)}")
+        newest_by_group: dict[Any, int] = {}  # in order of first appearance, like the units
+        for p, group in zip(positions, groups, strict=True):
+            best = newest_by_group.get(group)
+            if best is None or occurred[p] > occurred[best]:
+                newest_by_group[group] = p
+        newest = list(newest_by_group.values())
+
+    units = len(newest)
     # "once" has one unit at most, so its min_count counts events ("3+ clicks: 5 points once").
-    count_for_gate = len(matching) if rule.per == "once" else len(units)
-    if count_for_gate < rule.min_count:
+    if (len(positions) if per == "once" else units) < min_count:
         return None
 
-    raw = rule.points * len(units)
     decayed = 0.0
-    for unit in units:
-        age = _age_days(max(e.occurred_at for e in unit), now)
-        factor = 1.0 if rule.half_life_days is None else 0.5 ** (age / rule.half_life_days)
-        decayed += rule.points * factor
+    if half_life is None:
+        step = points * 1.0
+        for _ in newest:
+            decayed += step
+    else:
+        for p in newest:
+            decayed += points * 0.5 ** (ages[p] / half_life)
 
-    capped = rule.cap is not None and abs(decayed) > rule.cap
-    counted = math.copysign(rule.cap, decayed) if capped and rule.cap is not None else decayed
-    ordered = sorted(matching, key=lambda e: (e.occurred_at, e.id))
-    return EngagementContribution(
-        key=rule.key,
-        label=rule.label,
-        units=len(units),
-        raw_points=_points(raw),
-        decayed_points=_points(decayed),
-        points=_points(counted),
-        capped=capped,
-        event_ids=tuple(e.id for e in ordered),
+    capped = cap is not None and abs(decayed) > cap
+    counted = math.copysign(cap, decayed) if capped and cap is not None else decayed
+    decayed_points = _points(decayed)
+    if len(positions) == 1:
+        event_ids: tuple[Any, ...] = (events[positions[0]].id,)
+    else:
+        event_ids = tuple([events[p].id for p in sorted(positions, key=sort_keys.__getitem__)])
+    return _new_engagement_contribution(
+        {
+            "key": rule.key,
+            "label": rule.label,
+            "units": units,
+            "raw_points": _points(points * units),
+            "decayed_points": decayed_points,
+            "points": decayed_points if counted is decayed else _points(counted),
+            "capped": capped,
+            "event_ids": event_ids,
+        }
     )
 
 
@@ -509,23 +995,52 @@ def compute_engagement(
     The score is the rounded sum of the already-rounded contribution points, so the
     explanation always adds up: ``round(sum(c.points)) == score`` unless a clamp applied.
     """
-    _require_aware(now, "now")
+    return _engagement(None, rules, interactions, now, total_cap)
+
+
+def _engagement(
+    plan: _RulesPlan | None,
+    rules: Iterable[EngagementRule],
+    interactions: Iterable[InteractionFact],
+    now: datetime,
+    total_cap: float | None,
+) -> EngagementResult:
+    """compute_engagement, with ``rules`` already compiled into ``plan`` (or compiled here)."""
+    if now.tzinfo is not UTC:
+        _require_aware(now, "now")
     if total_cap is not None and total_cap < 0:
         raise ValueError("total_cap: must be zero or more")
     events = tuple(interactions)
     for event in events:
-        _require_aware(event.occurred_at, f"interaction {event.id}.occurred_at")
+        if event.occurred_at.tzinfo is not UTC:  # UTC, what the database returns, has an offset
+            _require_aware(event.occurred_at, f"interaction {event.id}.occurred_at")
+    if plan is None:
+        plan = _compile_rules(rules)
 
-    contributions = tuple(
-        contribution for rule in rules if (contribution := _apply_rule(rule, events, now)) is not None
-    )
-    rounded = round(sum(c.points for c in contributions))
+    # Each event's age, once per lead rather than once per rule.
+    occurred = [event.occurred_at for event in events]
+    day = _SECONDS_PER_DAY
+    ages = [(now - moment).total_seconds() / day for moment in occurred]
+    if ages and min(ages) < 0.0:
+        # Events "in the future" (clock skew, backfills) are as fresh as possible, never bonus points.
+        ages = [age if age > 0.0 else 0.0 for age in ages]
+
+    sort_keys = [(moment, event.id) for moment, event in zip(occurred, events, strict=True)]
+
+    contributions = []
+    for rule_plan, positions in _rules_with_events(plan, events):
+        contribution = _rule_contribution(rule_plan, positions, events, occurred, ages, sort_keys)
+        if contribution is not None:
+            contributions.append(contribution)
+    rounded = round(sum([c.points for c in contributions]))
     total_capped = total_cap is not None and rounded > total_cap
     if total_capped and total_cap is not None:
         score = math.floor(total_cap)
     else:
         score = max(0, rounded)  # negative engagement reads as "none", never below zero
-    return EngagementResult(int(score), contributions, total_capped)
+    return _new_engagement_result(
+        {"score": int(score), "contributions": tuple(contributions), "total_capped": total_capped}
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -550,18 +1065,29 @@ def score_lead(
     (grade F) never qualifies.
     """
     events = tuple(interactions)
-    fit = compute_fit(model.icp, lead)
-    engagement = compute_engagement(model.rules, events, now, model.total_cap)
+    plan = _model_plan(model)
+    fit = _fit(plan.fit, model.icp, lead)
+    engagement = _engagement(plan.rules, model.rules, events, now, model.total_cap)
     combined = round((fit.score + engagement.score) / 2)
 
     by_threshold = engagement.score >= model.mql_engagement_threshold and grade_at_least(
         fit.grade, model.mql_min_grade
     )
-    by_fast_lane = any(e.type in model.fast_lane_types for e in events) and grade_at_least(
+    fast_lane_types = model.fast_lane_types
+    by_fast_lane = any(e.type in fast_lane_types for e in events) and grade_at_least(
         fit.grade, model.fast_lane_min_grade
     )
     reason = "threshold" if by_threshold else "fast_lane" if by_fast_lane else ""
-    return ScoreResult(fit, engagement, combined, bool(reason), reason, now)
+    return _new_score_result(
+        {
+            "fit": fit,
+            "engagement": engagement,
+            "score": combined,
+            "mql": bool(reason),
+            "mql_reason": reason,
+            "computed_at": now,
+        }
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -920,6 +1446,22 @@ def model_to_dict(model: ScoringModel) -> dict[str, Any]:
         "fast_lane_types": list(model.fast_lane_types),
         "fast_lane_min_grade": model.fast_lane_min_grade,
     }
+
+
+_JSON_SCALARS = frozenset((str, int, bool, type(None)))
+
+# (moment, moment.isoformat()) for the last moment formatted: a rescore stamps every lead with
+# the same `now`, and isoformat() is a measurable part of an explanation.
+_last_isoformat: tuple[datetime | None, str] = (None, "")
+
+
+def _isoformat(moment: datetime) -> str:
+    global _last_isoformat
+    last, text = _last_isoformat
+    if last is not moment:
+        text = moment.isoformat()
+        _last_isoformat = (moment, text)
+    return text
 
 
 def _jsonable(value: Any) -> Any:

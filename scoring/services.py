@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 from psycopg2.extras import Json, execute_values
 
-from handoff import lifecycle
+from handoff import lifecycle, webhooks
 from handoff.models import StageChange
 from leads.models import Lead
 
@@ -238,6 +238,18 @@ def _score_chunk(
         )
         ScoreChange.objects.bulk_create(ledger, batch_size=CHUNK)
         StageChange.objects.bulk_create(promotions, batch_size=CHUNK)
+        for promotion in promotions:
+            webhooks.emit(
+                event="lead.mql",
+                lead_id=promotion.lead_id,
+                data={
+                    "from_stage": promotion.from_stage,
+                    "to_stage": "mql",
+                    "score": promotion.score,
+                    "reason": promotion.reason,
+                    **promotion.details,
+                },
+            )
         outcome.rescored = len(rows)
         outcome.promoted = len(promotions)
         outcome.promoted_ids = tuple(p.lead_id for p in promotions)

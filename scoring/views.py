@@ -6,10 +6,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from handoff import lifecycle
+from handoff import selectors as handoff_selectors
+from handoff import services as handoff_services
+from handoff.forms import sdr_choices
 from handoff.models import StageChange
-from leads.api.permissions import user_roles
+from leads.api.permissions import require_roles, user_roles
 from leads.models import Lead
 from leads.selectors import lead_interactions
 
@@ -18,14 +23,9 @@ from .forms import DraftForm
 from .models import RescoreJob, ScoringModel
 
 
-def _require(request, *roles):
-    if not user_roles(request.user) & (set(roles) | {"admin"}):
-        raise PermissionDenied(f"This page needs the {' or '.join(roles)} role.")
-
-
 @login_required
 def scoring_home(request):
-    _require(request, "marketing")
+    require_roles(request, "marketing")
     models = ScoringModel.objects.order_by("-version")
     active = next((m for m in models if m.status == "active"), None)
     job = RescoreJob.objects.select_related("model").order_by("-id").first()
@@ -35,7 +35,7 @@ def scoring_home(request):
 @login_required
 @require_POST
 def draft_create(request):
-    _require(request, "marketing")
+    require_roles(request, "marketing")
     source = (
         get_object_or_404(ScoringModel, pk=request.POST.get("from_model"))
         if request.POST.get("from_model")
@@ -50,7 +50,7 @@ def draft_create(request):
 
 @login_required
 def model_detail(request, pk):
-    _require(request, "marketing")
+    require_roles(request, "marketing")
     model = get_object_or_404(ScoringModel, pk=pk)
     form = DraftForm(request.POST or None, model=model)
     if request.method == "POST":
@@ -88,7 +88,7 @@ def model_detail(request, pk):
 @login_required
 @require_POST
 def model_activate(request, pk):
-    _require(request, "marketing")
+    require_roles(request, "marketing")
     model = get_object_or_404(ScoringModel, pk=pk)
     try:
         job = services.scoring_model_activate(model=model, actor=request.user)
@@ -101,7 +101,7 @@ def model_activate(request, pk):
 
 @login_required
 def job_detail(request, pk):
-    _require(request, "marketing")
+    require_roles(request, "marketing")
     job = get_object_or_404(RescoreJob.objects.select_related("model"), pk=pk)
     return render(request, "scoring/job.html", {"job": job})
 
@@ -125,6 +125,15 @@ def lead_detail(request, pk):
         reverse=True,
     )
     explanation = lead.score_explanation or {}
+    state = lifecycle.LeadState(
+        stage=lead.stage,
+        owner_id=lead.owner_id,
+        handed_off=lead.stage == "mql" and lead.handed_off_at is not None,
+    )
+    actions = [
+        a.value
+        for a in lifecycle.allowed_actions(state, handoff_services.roles_of(request.user), request.user.pk)
+    ]
     return render(
         request,
         "scoring/lead.html",
@@ -136,5 +145,16 @@ def lead_detail(request, pk):
             "timeline": timeline,
             "history": history,
             "interaction_count": lead.interactions.count(),
+            "actions": actions,
+            "reviews": list(handoff_selectors.reviews_for(lead_id=lead.pk)[:10]),
+            "sdrs": sdr_choices(),
+            "reasons": {
+                "reject": lifecycle.REJECT_REASONS,
+                "recycle": lifecycle.RECYCLE_REASONS,
+                "disqualify": lifecycle.DISQUALIFY_REASONS,
+                "lose": lifecycle.DISQUALIFY_REASONS,
+            },
+            "labels": {a.value: spec.label for a, spec in lifecycle.ACTIONS.items()},
+            "now": timezone.now(),
         },
     )

@@ -54,7 +54,7 @@ def running_worker():
         worker.wait(15)
 
 
-def wait_until(predicate, seconds=20.0, interval=0.1):
+def wait_until(predicate, seconds=60.0, interval=0.1):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if predicate():

@@ -43,3 +43,11 @@ class HasRole(BasePermission):
 
 class IsMarketing(HasRole):
     roles = ("marketing",)
+
+
+def require_roles(request, *roles: str) -> None:
+    """For pages: a 403 with a message unless the user has one of the roles (admin always may)."""
+    from django.core.exceptions import PermissionDenied
+
+    if not user_roles(request.user) & (set(roles) | {"admin"}):
+        raise PermissionDenied(f"This page needs the {' or '.join(roles)} role.")
