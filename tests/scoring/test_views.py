@@ -98,3 +98,19 @@ def test_backtest_and_preview_render_on_the_draft_page(client, marketer, lead_id
     html = client.get(f"/scoring/models/{draft.pk}/?backtest=1&lead={lead_id}").content.decode()
     assert "Would be MQL" in html
     assert "cto@acme-soft.io under v2" in html
+
+
+@pytest.mark.parametrize("model", ["scoringmodel", "scorechange", "rescorejob"])
+def test_scoring_admin_lists_answer(client, admin_user, lead_id, model):
+    from django.urls import reverse
+
+    client.force_login(admin_user)
+    assert client.get(reverse(f"admin:scoring_{model}_changelist")).status_code == 200
+
+
+@pytest.mark.parametrize("model", ["lead", "company", "interaction", "idealcustomerprofile", "apikey"])
+def test_leads_admin_lists_answer(client, admin_user, lead_id, model):
+    from django.urls import reverse
+
+    client.force_login(admin_user)
+    assert client.get(reverse(f"admin:leads_{model}_changelist")).status_code == 200
