@@ -204,3 +204,39 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner} {self.key}"
+
+
+class Outcome(models.Model):
+    """A closed-loop result from a downstream system (CRM, billing): it judges and trains scoring."""
+
+    class Result(models.TextChoices):
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+        CONVERTED = "converted", "Converted (became an opportunity)"
+        NOT_CONVERTED = "not_converted", "Not converted"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="outcomes")
+    result = models.CharField(max_length=15, choices=Result.choices)
+    occurred_at = models.DateTimeField()
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    source = models.CharField(max_length=100, blank=True)
+    external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL = no dedupe key
+    # What it did to the lead's stage, if the lifecycle allowed anything ("convert", "win", "lose").
+    applied_action = models.CharField(max_length=20, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="outcome_external_id_per_source",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["lead", "-occurred_at"], name="outcome_lead_time"),
+            models.Index(fields=["result", "occurred_at"], name="outcome_result_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.result} for lead {self.lead_id}"

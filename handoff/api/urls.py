@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, webhooks
+from . import outcomes, views, webhooks
 
 urlpatterns = [
     path("leads/<int:pk>/transitions/", views.LeadTransitionView.as_view(), name="lead-transitions"),
@@ -21,3 +21,5 @@ urlpatterns += [
         name="webhook-delivery-replay",
     ),
 ]
+
+urlpatterns += [path("outcomes/", outcomes.OutcomeCreateView.as_view(), name="outcome-create")]

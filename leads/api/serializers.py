@@ -230,3 +230,31 @@ class InteractionSerializer(serializers.ModelSerializer):
             "external_id",
             "received_at",
         ]
+
+
+class OutcomeInSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254, required=False)
+    lead_id = serializers.IntegerField(min_value=1, required=False)
+    result = serializers.ChoiceField(choices=["won", "lost", "converted", "not_converted"])
+    occurred_at = serializers.DateTimeField()
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    external_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    source = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+    def validate_email(self, value: str) -> str:
+        return value.strip().lower()
+
+    validate_occurred_at = InteractionInSerializer.validate_occurred_at
+
+    def validate(self, attrs):
+        if bool(attrs.get("email")) == bool(attrs.get("lead_id")):
+            raise serializers.ValidationError(
+                {"email": ["Name the lead by exactly one of email or lead_id."]}
+            )
+        return attrs
+
+
+class OutcomeBatchInSerializer(serializers.Serializer):
+    outcomes = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=1000)
