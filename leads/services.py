@@ -156,6 +156,58 @@ def _merge_duplicates(rows: Sequence[_LeadRow]) -> dict[str, _LeadRow]:
 
 
 _UPDATABLE = (*LEAD_TEXT_FIELDS, "seniority", "department")
+_INSERT_COLUMNS = (
+    "email",
+    *LEAD_TEXT_FIELDS,
+    "seniority",
+    "department",
+    "company_id",
+    "consent_email_marketing",
+    "attributes",
+    "stage",
+    "fit_score",
+    "fit_grade",
+    "engagement_score",
+    "score",
+    "score_explanation",
+    "needs_rescore",
+    "created_at",
+    "updated_at",
+)
+
+
+def _new_lead_row(email: str, values: Mapping[str, Any], company_id: int | None, now: datetime) -> tuple:
+    """A new lead's row: what the item carries, and the defaults of a lead nobody has scored yet."""
+    return (
+        email,
+        *(values.get(f, "") for f in LEAD_TEXT_FIELDS),
+        values.get("seniority", "unknown"),
+        values.get("department", ""),
+        company_id,
+        values.get("consent_email_marketing"),
+        Json(values.get("attributes", {})),
+        "lead",
+        0,
+        "D",
+        0,
+        0,
+        Json({}),
+        True,
+        now,
+        now,
+    )
+
+
+def _insert_new_leads(cursor, rows: list[tuple]) -> list[tuple[str, int]]:
+    """INSERT ... ON CONFLICT (email) DO NOTHING: returns (email, id) of the rows that are new."""
+    return execute_values(
+        cursor.cursor,
+        f"INSERT INTO leads_lead ({', '.join(_INSERT_COLUMNS)}) VALUES %s"
+        " ON CONFLICT (email) DO NOTHING RETURNING email, id",
+        rows,
+        page_size=1000,
+        fetch=True,
+    )
 
 
 def _insert_and_update_leads(
@@ -163,36 +215,17 @@ def _insert_and_update_leads(
 ) -> dict[str, UpsertOutcome]:
     emails = sorted(rows)
     with connection.cursor() as cursor:
-        inserted = execute_values(
-            cursor.cursor,
-            "INSERT INTO leads_lead (email, first_name, last_name, job_title, phone, country,"
-            " source, utm_source, utm_medium, utm_campaign, seniority, department, company_id,"
-            " consent_email_marketing, attributes, stage, fit_score, fit_grade, engagement_score,"
-            " score, score_explanation, needs_rescore, created_at, updated_at)"
-            " VALUES %s ON CONFLICT (email) DO NOTHING RETURNING email, id",
+        inserted = _insert_new_leads(
+            cursor,
             [
-                (
+                _new_lead_row(
                     e,
-                    *(rows[e].values.get(f, "") for f in LEAD_TEXT_FIELDS),
-                    rows[e].values.get("seniority", "unknown"),
-                    rows[e].values.get("department", ""),
+                    rows[e].values,
                     company_ids.get(rows[e].company_key) if rows[e].company_key else None,
-                    rows[e].values.get("consent_email_marketing"),
-                    Json(rows[e].values.get("attributes", {})),
-                    "lead",
-                    0,
-                    "D",
-                    0,
-                    0,
-                    Json({}),
-                    True,
-                    now,
                     now,
                 )
                 for e in emails
             ],
-            page_size=1000,
-            fetch=True,
         )
         created = dict(inserted)
         existing = [e for e in emails if e not in created]
@@ -271,45 +304,9 @@ def lead_upsert(*, data: Mapping[str, Any]) -> UpsertOutcome:
 def _ensure_leads_by_email(emails: Sequence[str], now: datetime) -> tuple[dict[str, int], set[str]]:
     """Leads named only by e-mail in an event: insert the unknown ones, touch nothing else."""
     with connection.cursor() as cursor:
-        inserted = execute_values(
-            cursor.cursor,
-            "INSERT INTO leads_lead (email, first_name, last_name, job_title, phone, country,"
-            " source, utm_source, utm_medium, utm_campaign, seniority, department, attributes,"
-            " stage, fit_score, fit_grade, engagement_score, score, score_explanation,"
-            " needs_rescore, created_at, updated_at) VALUES %s"
-            " ON CONFLICT (email) DO NOTHING RETURNING email",
-            [
-                (
-                    e,
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "unknown",
-                    "",
-                    Json({}),
-                    "lead",
-                    0,
-                    "D",
-                    0,
-                    0,
-                    Json({}),
-                    True,
-                    now,
-                    now,
-                )
-                for e in emails
-            ],
-            page_size=1000,
-            fetch=True,
-        )
+        inserted = _insert_new_leads(cursor, [_new_lead_row(e, {}, None, now) for e in emails])
         cursor.execute("SELECT email, id FROM leads_lead WHERE email = ANY(%s)", [list(emails)])
-        return dict(cursor.fetchall()), {e for (e,) in inserted}
+        return dict(cursor.fetchall()), {e for e, _ in inserted}
 
 
 @transaction.atomic
