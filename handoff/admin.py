@@ -2,6 +2,14 @@ from django import forms
 from django.contrib import admin, messages
 
 from . import webhooks
+from .models import (
+    Assignment,
+    QualificationPolicySetting,
+    QualificationReview,
+    SalesTeam,
+    SdrProfile,
+    StageChange,
+)
 from .webhook_models import WebhookDelivery, WebhookEvent, WebhookSubscription
 
 
@@ -106,3 +114,195 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
                 f"Skipped {refused}: their subscription is inactive.",
                 messages.WARNING,
             )
+
+
+# --- Sales team, routing and the qualification policy ----------------------------------------
+
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class _ReadOnly:
+    """Rows that only their services write: viewable in the admin, never added or edited there."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SalesTeam)
+class SalesTeamAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "timezone",
+        "hours",
+        "accept_within_hours",
+        "escalate_after_hours",
+        "reassign_on_escalation",
+        "manager",
+    ]
+    list_select_related = ["manager"]
+    raw_id_fields = ["manager"]
+    search_fields = ["name"]
+
+    @admin.display(description="working hours")
+    def hours(self, obj) -> str:
+        days = sorted(obj.workdays or [0, 1, 2, 3, 4])
+        if days == list(range(days[0], days[-1] + 1)) and len(days) > 1:
+            names = f"{_WEEKDAYS[days[0]]}–{_WEEKDAYS[days[-1]]}"
+        else:
+            names = ", ".join(_WEEKDAYS[d] for d in days)
+        return f"{names} {obj.day_start:%H:%M}–{obj.day_end:%H:%M}"
+
+
+@admin.register(SdrProfile)
+class SdrProfileAdmin(admin.ModelAdmin):
+    list_display = [
+        "user",
+        "team",
+        "is_active",
+        "out_of_office_until",
+        "capacity",
+        "weight",
+        "territory",
+        "last_assigned_at",
+    ]
+    list_editable = ["is_active", "out_of_office_until", "capacity", "weight"]
+    list_filter = ["team", "is_active"]
+    list_select_related = ["user", "team"]
+    raw_id_fields = ["user"]
+    search_fields = ["user__username", "user__email"]
+    readonly_fields = ["last_assigned_at"]
+
+    @admin.display(description="territory")
+    def territory(self, obj) -> str:
+        parts = [", ".join(obj.countries or []), ", ".join(obj.segments or [])]
+        return " · ".join(p for p in parts if p) or "any"
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(_ReadOnly, admin.ModelAdmin):
+    """The hand-off audit: written by the transition service, with its SLA clock."""
+
+    list_display = [
+        "lead",
+        "owner",
+        "status",
+        "routed",
+        "assigned_at",
+        "sla_due_at",
+        "escalated_at",
+        "resolved_at",
+    ]
+    list_filter = ["status", "routed"]
+    list_select_related = ["lead", "owner"]
+    raw_id_fields = ["lead", "owner", "assigned_by"]
+    search_fields = ["lead__email", "owner__username"]
+    ordering = ["-assigned_at", "-id"]
+    show_full_result_count = False
+
+
+@admin.register(QualificationReview)
+class QualificationReviewAdmin(_ReadOnly, admin.ModelAdmin):
+    """BANT calls as the SDRs recorded them; a review is evidence, so it is never edited."""
+
+    list_display = [
+        "lead",
+        "reviewer",
+        "outcome",
+        "policy_met",
+        "budget_status",
+        "authority_status",
+        "need_status",
+        "timeline_status",
+        "created_at",
+    ]
+    list_filter = ["outcome", "policy_met"]
+    list_select_related = ["lead", "reviewer"]
+    raw_id_fields = ["lead", "reviewer"]
+    search_fields = ["lead__email"]
+    ordering = ["-created_at", "-id"]
+    show_full_result_count = False
+
+
+class QualificationPolicySettingForm(forms.ModelForm):
+    class Meta:
+        model = QualificationPolicySetting
+        fields = ["required", "min_confirmed", "max_timeline_months", "authority_roles"]
+        help_texts = {
+            "required": 'Criteria that must be confirmed whatever the count, as a JSON list of "budget", '
+            '"authority", "need", "timeline". Empty means ["need", "authority"].',
+            "min_confirmed": "At least this many of the four BANT criteria must be confirmed (0 to 4).",
+            "max_timeline_months": "When set, the timeline must be confirmed with a timeframe ending "
+            "within this many months (this makes the timeline required). Empty means no limit.",
+            "authority_roles": "Authority counts only when the contact holds one of these roles: "
+            '"decision_maker", "influencer", "champion", "user". Empty means ["decision_maker", "champion"].',
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        candidate = QualificationPolicySetting(**{f: cleaned.get(f) for f in self.Meta.fields})
+        try:
+            candidate.as_policy()  # the same checks the services apply when they read it
+        except (TypeError, ValueError) as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return cleaned
+
+
+@admin.register(QualificationPolicySetting)
+class QualificationPolicySettingAdmin(admin.ModelAdmin):
+    form = QualificationPolicySettingForm
+    list_display = [
+        "__str__",
+        "required",
+        "min_confirmed",
+        "max_timeline_months",
+        "authority_roles",
+        "updated_at",
+    ]
+    readonly_fields = ["updated_at"]
+    fieldsets = [
+        (
+            None,
+            {
+                "description": "The one policy in force (the first row; without a row the built-in "
+                "defaults apply). The BANT screen and the qualify action check each new review "
+                "against it; changing it never re-judges leads already qualified.",
+                "fields": [
+                    "required",
+                    "min_confirmed",
+                    "max_timeline_months",
+                    "authority_roles",
+                    "updated_at",
+                ],
+            },
+        )
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        # A singleton: a second row would never be read.
+        return super().has_add_permission(request) and not QualificationPolicySetting.objects.exists()
+
+
+@admin.register(StageChange)
+class StageChangeAdmin(_ReadOnly, admin.ModelAdmin):
+    """The audit trail is append-only: the services write it, nobody edits or deletes a row."""
+
+    list_display = ["lead", "action", "from_stage", "to_stage", "who", "reason", "created_at"]
+    list_filter = ["action", "to_stage"]
+    list_select_related = ["lead", "actor"]
+    raw_id_fields = ["lead", "actor", "owner"]
+    search_fields = ["lead__email", "actor_label", "reason"]
+    ordering = ["-created_at", "-id"]
+    show_full_result_count = False
+
+    @admin.display(description="actor", ordering="actor__username")
+    def who(self, obj) -> str:
+        return obj.actor.username if obj.actor_id else obj.actor_label or "—"
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -45,6 +45,7 @@ WEBHOOK_EVENTS = {
     "disqualify": "lead.disqualified",
     "lose": "lead.disqualified",
 }
+REJECT_NURTURE_DAYS = 30
 DEFAULT_SLA = (4.0, 8.0)  # business hours to accept, and before escalation, without a team
 
 
@@ -284,8 +285,12 @@ def lead_transition(
         changes["sla_due_at"] = None
         if not plan.handed_off:
             changes["handed_off_at"] = None
-    if plan.action is lifecycle.Action.RECYCLE or plan.action is lifecycle.Action.REJECT:
+    if plan.action is lifecycle.Action.RECYCLE:
         changes["nurture_until"] = nurture_until
+    elif plan.action is lifecycle.Action.REJECT:
+        # A rejected lead rests in nurture before scoring may promote it again; otherwise the next
+        # rescore would hand the SDR the same lead straight back.
+        changes["nurture_until"] = nurture_until or now.date() + timedelta(days=REJECT_NURTURE_DAYS)
     # The guard repeats the stage check in SQL: with the row lock held it always matches, and it
     # keeps the write correct even if the locking above is ever changed.
     updated = Lead.objects.filter(pk=lead.pk, stage=plan.from_stage.value).update(**changes)

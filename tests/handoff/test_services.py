@@ -106,6 +106,7 @@ def test_reject_needs_a_reason_code_and_sends_the_lead_to_nurture(mql, marketer,
     )
     lead = Lead.objects.get(pk=mql.pk)
     assert (lead.stage, lead.owner, lead.handed_off_at) == ("recycled", None, None)
+    assert lead.nurture_until == timezone.now().date() + timedelta(days=30)  # not straight back to MQL
     assert StageChange.objects.filter(lead=lead, action="reject", reason="bad_contact_data").exists()
 
 
