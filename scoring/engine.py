@@ -7,6 +7,11 @@ turns rows into ``LeadFacts`` / ``InteractionFact`` and results back into rows.
 Scoring models are stored as JSON; ``model_from_dict`` is the only gate that validates them,
 and ``model_to_dict`` writes every field explicitly so a stored model keeps its meaning even if
 a default here changes later.
+
+A full rescore calls ``score_lead`` about a million times, so each model is compiled once into a
+cached plan (see "Compiled plans") and results are built without the frozen ``__init__``. The
+plain helpers (``_matches``, ``_filter_holds``) remain the definition of what a condition means;
+the compiled tests only take shortcuts for common value types and defer to them otherwise.
 """
 
 from __future__ import annotations
@@ -21,8 +26,6 @@ from functools import lru_cache
 from itertools import chain
 from operator import attrgetter
 from typing import Any, NamedTuple
-
-_new_object = object.__new__
 
 # --------------------------------------------------------------------------------------------
 # Vocabulary
@@ -234,10 +237,11 @@ class ScoreResult:
 
     def explanation(self) -> dict[str, Any]:
         """The reasons behind the numbers, as JSON-ready plain data (stored with the score)."""
+        fit, engagement = self.fit, self.engagement
         return {
             "fit": {
-                "score": self.fit.score,
-                "grade": self.fit.grade,
+                "score": fit.score,
+                "grade": fit.grade,
                 "criteria": [
                     {
                         "key": c.key,
@@ -247,12 +251,12 @@ class ScoreResult:
                         # Most values are already JSON scalars; skip the call for those.
                         "value": c.value if type(c.value) in _JSON_SCALARS else _jsonable(c.value),
                     }
-                    for c in self.fit.contributions
+                    for c in fit.contributions
                 ],
-                "knocked_out_by": list(self.fit.knocked_out_by),
+                "knocked_out_by": list(fit.knocked_out_by),
             },
             "engagement": {
-                "score": self.engagement.score,
+                "score": engagement.score,
                 "rules": [
                     {
                         "key": c.key,
@@ -264,9 +268,9 @@ class ScoreResult:
                         "capped": c.capped,
                         "event_ids": list(c.event_ids),
                     }
-                    for c in self.engagement.contributions
+                    for c in engagement.contributions
                 ],
-                "total_capped": self.engagement.total_capped,
+                "total_capped": engagement.total_capped,
             },
             "score": self.score,
             "mql": self.mql,
@@ -422,6 +426,9 @@ def _points(value: float) -> float:
     elif type(value) is int:
         return value + 0.0  # round(int, 2) is the int itself
     return round(value, 2) + 0.0
+
+
+_new_object = object.__new__
 
 
 def _constructor[T](cls: type[T]) -> Callable[[dict[str, Any]], T]:
@@ -775,6 +782,24 @@ def _model_plan(model: ScoringModel) -> _ModelPlan:
     return _cached_plan(_MODEL_PLANS, model, _compile_model)
 
 
+# compute_engagement gets bare rule tuples (which cannot be weakly referenced), so a few are
+# kept alive here with their plans; holding the tuple keeps its id from being reused.
+_RULES_PLANS: dict[int, tuple[tuple[EngagementRule, ...], _RulesPlan]] = {}
+
+
+def _rules_plan(rules: Iterable[EngagementRule]) -> _RulesPlan:
+    if type(rules) is not tuple:  # a list may change between calls
+        return _compile_rules(rules)
+    entry = _RULES_PLANS.get(id(rules))
+    if entry is not None and entry[0] is rules:
+        return entry[1]
+    plan = _compile_rules(rules)
+    if len(_RULES_PLANS) >= 64:
+        _RULES_PLANS.clear()
+    _RULES_PLANS[id(rules)] = (rules, plan)
+    return plan
+
+
 # --------------------------------------------------------------------------------------------
 # Fit
 # --------------------------------------------------------------------------------------------
@@ -792,9 +817,10 @@ def compute_fit(icp: ICP, lead: LeadFacts) -> FitResult:
 def _fit(plan: _FitPlan, icp: ICP, lead: LeadFacts) -> FitResult:
     contributions: list[FitContribution] = []
     matched_weight = 0.0
+    memo_types = _MEMO_TYPES
     for key, label, weight, read, test, memo in plan.criteria:
         value = read(lead)
-        remember = type(value) in _MEMO_TYPES
+        remember = type(value) in memo_types
         contribution = memo.get(value) if remember else None
         if contribution is None:
             matched = test(value)
@@ -818,7 +844,7 @@ def _fit(plan: _FitPlan, icp: ICP, lead: LeadFacts) -> FitResult:
     knocked_out = []
     for label, read, test, memo in plan.knockouts:
         value = read(lead)
-        if type(value) in _MEMO_TYPES:
+        if type(value) in memo_types:
             hit = memo.get(value)
             if hit is None:
                 hit = test(value)
@@ -909,12 +935,15 @@ def _rule_contribution(
     occurred: list[datetime],
     ages: list[float],
     sort_keys: list[tuple[datetime, Any]],
+    sorted_ids: dict[int, list[Any]],
 ) -> EngagementContribution | None:
     """One rule's contribution from the events (by position) of the types it looks at.
 
-    ``occurred``, ``ages`` and ``sort_keys`` are per event position, computed once per lead.
+    ``occurred``, ``ages`` and ``sort_keys`` are per event position, computed once per lead;
+    ``sorted_ids`` holds the event ids of position lists already sorted for another rule.
     """
     rule, _, tests, per, points, min_count, cap, half_life, expiry = plan
+    given = positions
     if len(tests) == 1:
         test = tests[0]
         positions = [p for p in positions if test(events[p].properties or {})]
@@ -969,7 +998,14 @@ def _rule_contribution(
     if len(positions) == 1:
         event_ids: tuple[Any, ...] = (events[positions[0]].id,)
     else:
-        event_ids = tuple([events[p].id for p in sorted(positions, key=sort_keys.__getitem__)])
+        # Rules without filters over the same type share their events; sort those once. (The
+        # lists given stay alive while the lead is scored, so their ids identify them.)
+        ids = sorted_ids.get(id(given)) if positions is given else None
+        if ids is None:
+            ids = [events[p].id for p in sorted(positions, key=sort_keys.__getitem__)]
+            if positions is given:
+                sorted_ids[id(given)] = ids
+        event_ids = tuple(ids)
     return _new_engagement_contribution(
         {
             "key": rule.key,
@@ -1015,7 +1051,7 @@ def _engagement(
         if event.occurred_at.tzinfo is not UTC:  # UTC, what the database returns, has an offset
             _require_aware(event.occurred_at, f"interaction {event.id}.occurred_at")
     if plan is None:
-        plan = _compile_rules(rules)
+        plan = _rules_plan(rules)
 
     # Each event's age, once per lead rather than once per rule.
     occurred = [event.occurred_at for event in events]
@@ -1028,8 +1064,9 @@ def _engagement(
     sort_keys = [(moment, event.id) for moment, event in zip(occurred, events, strict=True)]
 
     contributions = []
+    sorted_ids: dict[int, list[Any]] = {}
     for rule_plan, positions in _rules_with_events(plan, events):
-        contribution = _rule_contribution(rule_plan, positions, events, occurred, ages, sort_keys)
+        contribution = _rule_contribution(rule_plan, positions, events, occurred, ages, sort_keys, sorted_ids)
         if contribution is not None:
             contributions.append(contribution)
     rounded = round(sum([c.points for c in contributions]))

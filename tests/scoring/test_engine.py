@@ -1,9 +1,14 @@
 """The scoring engine without a database: fit, engagement, the MQL rule and stored models."""
 
 import copy
+import dataclasses
+import gc
 import json
+import math
+import pickle
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -14,12 +19,17 @@ from scoring.engine import (
     GRADES,
     ICP,
     Criterion,
+    EngagementContribution,
+    EngagementResult,
     EngagementRule,
+    FitContribution,
+    FitResult,
     InteractionFact,
     KnockOut,
     LeadFacts,
     ModelValidationError,
     PropertyFilter,
+    ScoreResult,
     ScoringModel,
     compute_engagement,
     compute_fit,
@@ -971,3 +981,526 @@ def test_decay_never_increases_points(rule_, interactions, later_by_days):
         return result.contributions[0].points if result.contributions else 0.0
 
     assert points_at(NOW + timedelta(days=later_by_days)) <= points_at(NOW)
+
+
+# --------------------------------------------------------------------------------------------
+# The optimised engine against a plain reference
+#
+# score_lead runs a million times per rescore, so the engine compiles each model into a plan
+# (folded value sets, filter predicates, a type index) and takes shortcuts. These tests keep the
+# straightforward implementation it replaced and check the results are identical, to the bit.
+# --------------------------------------------------------------------------------------------
+
+
+def ref_words(text: str) -> list[str]:
+    return "".join(ch if ch.isalnum() else " " for ch in text.casefold()).split()
+
+
+def ref_missing(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def ref_fold(value):
+    return value.strip().casefold() if isinstance(value, str) else value
+
+
+def ref_number(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def ref_phrase(text: str, keyword: str) -> bool:
+    haystack, needle = ref_words(text), ref_words(keyword)
+    width = len(needle)
+    return bool(needle) and any(haystack[i : i + width] == needle for i in range(len(haystack) - width + 1))
+
+
+def ref_matches(op, value, values, minimum, maximum) -> bool:
+    if op == "exists":
+        return bool(value) and not ref_missing(value)
+    if ref_missing(value):
+        return False
+    if op == "in":
+        return any(ref_fold(value) == ref_fold(c) for c in values)
+    if op == "equals":
+        return bool(values) and ref_fold(value) == ref_fold(values[0])
+    if op == "contains_any":
+        return isinstance(value, str) and any(isinstance(k, str) and ref_phrase(value, k) for k in values)
+    if op == "range":
+        number = ref_number(value)
+        if number is None:
+            return False
+        return (minimum is None or number >= minimum) and (maximum is None or number <= maximum)
+    raise ValueError(f"unknown op {op!r}")
+
+
+def ref_lead_value(lead: LeadFacts, field_name: str):
+    if field_name == "email_domain":
+        return lead.email_domain
+    if field_name.startswith("attributes."):
+        return (lead.attributes or {}).get(field_name[len("attributes.") :])
+    return getattr(lead, field_name)
+
+
+def ref_fit(icp: ICP, lead: LeadFacts) -> FitResult:
+    contributions, matched_weight = [], 0.0
+    for c in icp.criteria:
+        value = ref_lead_value(lead, c.field)
+        matched = ref_matches(c.op, value, c.values, c.min, c.max)
+        points = c.weight if matched else 0
+        matched_weight += points
+        contributions.append(FitContribution(c.key, c.label, matched, points, value))
+    possible = sum(c.weight for c in icp.criteria if c.weight > 0)
+    score = 0 if possible <= 0 else min(100, max(0, round(100 * max(0.0, matched_weight) / possible)))
+    knocked_out_by = tuple(
+        k.label
+        for k in icp.knockouts
+        if ref_matches(k.op, ref_lead_value(lead, k.field), k.values, k.min, k.max)
+    )
+    grade = "F"
+    if not knocked_out_by:
+        passed = [g for g in ("A", "B", "C") if icp.grade_thresholds.get(g) is not None]
+        grade = next((g for g in passed if score >= icp.grade_thresholds[g]), "D")
+    return FitResult(score, grade, tuple(contributions), knocked_out_by)
+
+
+def ref_filter_holds(flt: PropertyFilter, properties) -> bool:
+    value = properties.get(flt.key)
+    if flt.op == "exists":
+        return not ref_missing(value)
+    if ref_missing(value):
+        return False
+    if flt.op == "contains":
+        return (
+            isinstance(value, str) and isinstance(flt.value, str) and flt.value.casefold() in value.casefold()
+        )
+    if flt.op == "equals":
+        return ref_fold(value) == ref_fold(flt.value)
+    if flt.op == "in":
+        return any(ref_fold(value) == ref_fold(c) for c in flt.value or ())
+    number, bound = ref_number(value), ref_number(flt.value)
+    if number is None or bound is None:
+        return False
+    return number >= bound if flt.op == "gte" else number <= bound
+
+
+def ref_age_days(moment: datetime, now: datetime) -> float:
+    return max(0.0, (now - moment).total_seconds() / 86_400.0)
+
+
+def ref_units(per: str, events: list[InteractionFact]) -> list[list[InteractionFact]]:
+    if per == "event":
+        return [[e] for e in events]
+    if per == "once":
+        return [list(events)]
+    groups: dict = {}
+    for e in events:
+        key = e.occurred_at.astimezone(UTC).date() if per == "distinct_day" else e.type
+        groups.setdefault(key, []).append(e)
+    return list(groups.values())
+
+
+def ref_apply_rule(rule: EngagementRule, events, now: datetime) -> EngagementContribution | None:
+    matching = [
+        e
+        for e in events
+        if e.type in rule.types and all(ref_filter_holds(flt, e.properties or {}) for flt in rule.filters)
+    ]
+    if rule.expiry_days is not None:
+        matching = [e for e in matching if ref_age_days(e.occurred_at, now) <= rule.expiry_days]
+    if not matching:
+        return None
+    units = ref_units(rule.per, matching)
+    if (len(matching) if rule.per == "once" else len(units)) < rule.min_count:
+        return None
+    decayed = 0.0
+    for unit in units:
+        age = ref_age_days(max(e.occurred_at for e in unit), now)
+        decayed += rule.points * (1.0 if rule.half_life_days is None else 0.5 ** (age / rule.half_life_days))
+    capped = rule.cap is not None and abs(decayed) > rule.cap
+    counted = math.copysign(rule.cap, decayed) if capped else decayed
+    return EngagementContribution(
+        rule.key,
+        rule.label,
+        len(units),
+        round(rule.points * len(units), 2) + 0.0,
+        round(decayed, 2) + 0.0,
+        round(counted, 2) + 0.0,
+        capped,
+        tuple(e.id for e in sorted(matching, key=lambda e: (e.occurred_at, e.id))),
+    )
+
+
+def ref_engagement(rules, events, now: datetime, total_cap=None) -> EngagementResult:
+    contributions = tuple(c for r in rules if (c := ref_apply_rule(r, events, now)) is not None)
+    rounded = round(sum(c.points for c in contributions))
+    total_capped = total_cap is not None and rounded > total_cap
+    score = math.floor(total_cap) if total_capped else max(0, rounded)
+    return EngagementResult(int(score), contributions, total_capped)
+
+
+def ref_jsonable(value):
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): ref_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [ref_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def ref_explanation(result) -> dict:
+    fit, engagement = result.fit, result.engagement
+    return {
+        "fit": {
+            "score": fit.score,
+            "grade": fit.grade,
+            "criteria": [
+                {"key": c.key, "label": c.label, "matched": c.matched, "points": c.points,
+                 "value": ref_jsonable(c.value)}
+                for c in fit.contributions
+            ],
+            "knocked_out_by": list(fit.knocked_out_by),
+        },
+        "engagement": {
+            "score": engagement.score,
+            "rules": [
+                {**{f: getattr(c, f) for f in ("key", "label", "units", "raw_points")},
+                 **{f: getattr(c, f) for f in ("decayed_points", "points", "capped")},
+                 "event_ids": list(c.event_ids)}
+                for c in engagement.contributions
+            ],
+            "total_capped": engagement.total_capped,
+        },
+        "score": result.score,
+        "mql": result.mql,
+        "mql_reason": result.mql_reason,
+        "computed_at": result.computed_at.isoformat(),
+    }  # fmt: skip
+
+
+def exactly(value) -> str:
+    """repr shows every field, tells 1 from 1.0 from True and every float bit that matters."""
+    return repr(value)
+
+
+ALL_TYPES = ("page_view", "pricing_page_view", "email_click", "demo_request", "content_download", "bounce")
+ALL_FILTERS = (
+    PropertyFilter("url", "contains", "/pricing"),
+    PropertyFilter("url", "contains", "/careers"),
+    PropertyFilter("asset_stage", "equals", "decision"),
+    PropertyFilter("seats", "equals", 5),
+    PropertyFilter("asset_stage", "in", ("decision", "consideration")),
+    PropertyFilter("channel", "in", ("linkedin", 3)),
+    PropertyFilter("duration_seconds", "gte", 30),
+    PropertyFilter("duration_seconds", "lte", 10.5),
+    PropertyFilter("url", "exists"),
+    PropertyFilter("duration_seconds", "exists"),
+)
+NEW_YORK = ZoneInfo("America/New_York")
+ALL_ZONES = (UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=9, minutes=30)), NEW_YORK)
+
+any_rule_st = st.builds(
+    EngagementRule,
+    key=st.sampled_from(("a", "b", "c")),
+    label=st.just("Rule"),
+    types=st.lists(st.sampled_from(ALL_TYPES), min_size=1, max_size=4).map(tuple),  # repeats allowed
+    points=st.sampled_from((1, 5, 0.5, 0.33, 2.675, -10, -0.5, 0)) | st.floats(-60, 60, allow_nan=False),
+    filters=st.lists(st.sampled_from(ALL_FILTERS), max_size=2).map(tuple),
+    per=st.sampled_from(("event", "distinct_day", "distinct_type", "once")),
+    min_count=st.integers(1, 3),
+    cap=st.none() | st.sampled_from((0, 5, 15)) | st.floats(0, 60),
+    half_life_days=st.none() | st.sampled_from((14, 30)) | st.floats(0.5, 90),
+    expiry_days=st.none() | st.sampled_from((1, 30)) | st.floats(0.5, 120),
+)
+any_interactions_st = st.lists(
+    st.builds(
+        lambda i, type_, days_ago, zone, props: InteractionFact(
+            i, type_, (NOW - timedelta(days=days_ago)).astimezone(zone), props
+        ),
+        st.integers(1, 6),  # duplicate ids happen
+        st.sampled_from((*ALL_TYPES, "fax_received")),
+        st.sampled_from((0, 1, 14, 30, -2)) | st.floats(-10, 200),  # ties, boundaries, future
+        st.sampled_from(ALL_ZONES),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "url": st.sampled_from(("/pricing", "/Pricing/x", "/blog", "/careers", "", " ", None, 42)),
+                "asset_stage": st.sampled_from(("awareness", "Decision ", "consideration", "")),
+                "duration_seconds": st.sampled_from((0, 5, 10.5, 30, "45", "long", True, None)),
+                "seats": st.sampled_from((5, 5.0, "5", "five")),
+                "channel": st.sampled_from(("LinkedIn", "3", 3, "x")),
+            },
+        ),
+    ),
+    max_size=15,
+)
+any_value_st = st.sampled_from(
+    (
+        "",
+        "  ",
+        "US",
+        "us ",
+        "software",
+        "SaaS",
+        "vp",
+        "VP Sales",
+        "Head of IT",
+        "Intern",
+        "5",
+        5,
+        5.0,
+        49,
+        5001,
+    )
+) | st.sampled_from((None, True, False, float("nan"), Decimal("7"), 10**6, "Straße", "STRASSE"))
+any_lead_st = st.builds(
+    LeadFacts,
+    email=st.sampled_from(("a@acme.io", "b@Gmail.com", "c", "d@hubspot.com")),
+    job_title=any_value_st,
+    seniority=any_value_st,
+    country=any_value_st,
+    industry=any_value_st,
+    company_domain=st.sampled_from(("acme.io", "salesforce.com", "")),
+    employee_count=any_value_st,
+    annual_revenue=any_value_st,
+    attributes=st.fixed_dictionaries({}, optional={"k": any_value_st, "budget": any_value_st}),
+)
+condition_values_st = st.lists(
+    st.sampled_from(
+        ("US", "saas", "software", "vp", "head of", "vice president", "intern", "5", 5, True, "")
+    ),
+    max_size=4,
+).map(tuple)
+FIELDS = (
+    "country",
+    "industry",
+    "seniority",
+    "job_title",
+    "employee_count",
+    "annual_revenue",
+    "attributes.k",
+)
+any_criterion_st = st.builds(
+    Criterion,
+    key=st.just("c"),
+    label=st.just("Criterion"),
+    field=st.sampled_from(FIELDS),
+    op=st.sampled_from(("in", "range", "contains_any", "equals", "exists")),
+    values=condition_values_st,
+    min=st.none() | st.sampled_from((5, 50, 10.5)),
+    max=st.none() | st.sampled_from((5, 5000, 10**7)),
+    weight=st.sampled_from((10, 20, -20, 0, 2.5)),
+)
+any_knockout_st = st.builds(
+    KnockOut,
+    key=st.just("k"),
+    label=st.sampled_from(("K1", "K2")),
+    field=st.sampled_from((*FIELDS, "email_domain", "company_domain")),
+    op=st.sampled_from(("in", "contains_any", "equals", "exists", "range")),
+    values=condition_values_st | st.just(("gmail.com", "hubspot.com", "salesforce.com")),
+    min=st.none() | st.just(100),
+)
+exact = settings(max_examples=250, deadline=None, database=None)
+
+
+@exact
+@given(
+    rules=st.lists(any_rule_st, max_size=6),
+    interactions=any_interactions_st,
+    total_cap=st.none() | st.sampled_from((0, 10.5, 100)),
+    now_zone=st.sampled_from(ALL_ZONES),
+)
+def test_engagement_is_exactly_the_reference(rules, interactions, total_cap, now_zone):
+    now = NOW.astimezone(now_zone)
+    expected = ref_engagement(rules, interactions, now, total_cap)
+    assert exactly(compute_engagement(rules, interactions, now, total_cap)) == exactly(expected)
+    # The same rules inside a model take the cached, per-model path.
+    model = ScoringModel(icp=ICP(criteria=()), rules=tuple(rules), total_cap=total_cap)
+    assert exactly(score_lead(model, IDEAL, interactions, now).engagement) == exactly(expected)
+
+
+@exact
+@given(
+    criteria=st.lists(any_criterion_st, max_size=6),
+    knockouts=st.lists(any_knockout_st, max_size=3),
+    leads=st.lists(any_lead_st, min_size=1, max_size=4),
+)
+def test_fit_is_exactly_the_reference(criteria, knockouts, leads):
+    icp = ICP(criteria=tuple(criteria), knockouts=tuple(knockouts))
+    for lead in leads:  # several leads per ICP so remembered outcomes get reused
+        assert exactly(compute_fit(icp, lead)) == exactly(ref_fit(icp, lead))
+
+
+@exact
+@given(lead=any_lead_st, interactions=any_interactions_st)
+def test_default_model_score_and_explanation_are_exactly_the_reference(lead, interactions):
+    model = default_model()
+    result = score_lead(model, lead, interactions, NOW)
+    fit, engagement = (
+        ref_fit(model.icp, lead),
+        ref_engagement(model.rules, interactions, NOW, model.total_cap),
+    )
+    assert exactly(result.fit) == exactly(fit)
+    assert exactly(result.engagement) == exactly(engagement)
+    expected = ref_explanation(ScoreResult(fit, engagement, result.score, result.mql, result.mql_reason, NOW))
+    explanation = result.explanation()
+    assert json.dumps(explanation) == json.dumps(expected)
+    assert exactly(explanation) == exactly(json.loads(json.dumps(explanation)))
+
+
+def hundredths_and_ties():
+    # k/100 and the halfway points between them, plus their float neighbours.
+    values = st.integers(-(10**8), 10**8).map(lambda k: k / 100)
+    halves = st.integers(-(10**8), 10**8).map(lambda k: (2 * k + 1) / 200)
+    nudged = (values | halves).flatmap(
+        lambda x: st.sampled_from((x, math.nextafter(x, math.inf), math.nextafter(x, -math.inf)))
+    )
+    return nudged | st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**20), 10**20)
+
+
+@settings(max_examples=3000, deadline=None, database=None)
+@given(value=hundredths_and_ties())
+def test_points_rounding_is_exactly_round_to_two_decimals(value):
+    from scoring.engine import _points
+
+    assert exactly(_points(value)) == exactly(round(value, 2) + 0.0)
+
+
+def test_points_rounding_on_known_ties():
+    from scoring.engine import _points
+
+    for value in (0.125, 2.675, 1.005, -0.005, -0.0, 0.0, 0.004999, 1e6 + 0.005, 1e15 + 0.5, 15, True):
+        assert exactly(_points(value)) == exactly(round(value, 2) + 0.0)
+
+
+def test_words_are_runs_of_alphanumeric_characters_for_every_code_point():
+    from scoring.engine import _words
+
+    everything = "".join(map(chr, range(0x110000)))
+    assert _words(everything) == ref_words(everything)
+
+
+def test_remembered_outcomes_keep_values_of_different_types_apart():
+    seats = Criterion("seats", "Seats", "attributes.seats", "range", min=1, weight=1)
+    icp = ICP(criteria=(seats,), knockouts=(KnockOut("one", "One", "attributes.seats", "equals", ("1",)),))
+    for value in (1, True, 1.0, "1", " 1 ", 1, True):
+        result = compute_fit(icp, LeadFacts("a@x.io", attributes={"seats": value}))
+        assert exactly(result) == exactly(ref_fit(icp, LeadFacts("a@x.io", attributes={"seats": value})))
+        assert type(result.contributions[0].value) is type(value)
+
+
+def test_results_are_the_dataclasses_they_claim_to_be():
+    result = score_lead(default_model(), IDEAL, [event(1, "demo_request"), event(2), event(3)], NOW)
+    for obj in (
+        result,
+        result.fit,
+        result.engagement,
+        *result.fit.contributions,
+        *result.engagement.contributions,
+    ):
+        fields = [f.name for f in dataclasses.fields(obj)]
+        assert list(vars(obj)) == fields  # same fields, declaration order (pickles match)
+        assert obj == type(obj)(**{name: getattr(obj, name) for name in fields})
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            obj.score = 1  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(result)) == result
+
+
+def test_a_plan_belongs_to_its_model_object_only():
+    from scoring import engine
+
+    page_views = [event(1), event(2, days_ago=1)]
+    for points in (1, 2, 3, 4):
+        # A new model each time, often at the address of the one just freed.
+        model = ScoringModel(icp=ICP(criteria=()), rules=(rule(points=points),), total_cap=None)
+        assert score_lead(model, IDEAL, page_views, NOW).engagement.score == 2 * points
+        del model
+    gc.collect()
+    model = default_model()
+    score_lead(model, IDEAL, page_views, NOW)
+    assert id(model) in engine._MODEL_PLANS
+    del model
+    gc.collect()
+    live = {key for key, (ref, _) in engine._MODEL_PLANS.items() if ref() is not None}
+    assert set(engine._MODEL_PLANS) == live  # entries of collected models are dropped
+
+
+def outcome(compute, *args):
+    try:
+        return exactly(compute(*args))
+    except Exception as error:  # noqa: BLE001 - the error is the outcome being compared
+        return f"{type(error).__name__}: {error}"
+
+
+def test_odd_rule_and_event_types_behave_as_before():
+    class Tag(str):
+        pass
+
+    substring = rule(key="substring", types="page_view")  # type: ignore[arg-type]  # `in` on a str
+    rules = [
+        rule(key="tagged", types=(Tag("email_click"),), per="distinct_type"),
+        rule(key="listed", types=["bounce", "bounce"]),  # type: ignore[arg-type]
+        rule(key="plain", types=("page_view", "email_click")),
+    ]
+    events = [
+        event(1, "page_view"),
+        event(2, "view"),
+        event(3, Tag("email_click")),
+        event(4, "email_click"),
+        event(5, None),  # type: ignore[arg-type]
+        event(6, ("page_view",)),  # type: ignore[arg-type]
+        event(7, "bounce"),
+    ]
+    for rules_ in (rules, [substring, *rules], [*rules, substring]):
+        for events_ in (events, [e for e in events if e.type is not None]):
+            expected = outcome(ref_engagement, rules_, events_, NOW)
+            assert outcome(compute_engagement, rules_, events_, NOW) == expected
+
+
+def test_errors_are_raised_where_they_were():
+    bad_filter = rule(filters=(PropertyFilter("url", "regex", "x"),))
+    with pytest.raises(ValueError, match="unknown filter op 'regex'"):
+        compute_engagement([bad_filter], [event(1, url="/x")], NOW)
+    assert compute_engagement([bad_filter], [event(1)], NOW).score == 0  # no value: not evaluated
+    weekly = rule(per="weekly")
+    with pytest.raises(ValueError, match="unknown per 'weekly'"):
+        compute_engagement([weekly], [event(1)], NOW)
+    assert compute_engagement([weekly], [event(1, "bounce")], NOW).score == 0
+    with pytest.raises(TypeError):
+        compute_engagement([rule(filters=None)], [event(1)], NOW)  # type: ignore[arg-type]
+    assert compute_engagement([rule(filters=None)], [], NOW).score == 0  # type: ignore[arg-type]
+    like = Criterion("k", "K", "country", "like", ("US",))
+    assert compute_fit(ICP(criteria=(like,)), LeadFacts("a@x.io")).score == 0  # missing: no error
+    unknown = Criterion("k", "K", "headcount", "in", ("US",))
+    with pytest.raises(ValueError, match="unknown lead field 'headcount'"):
+        score_lead(ScoringModel(icp=ICP(criteria=(unknown,)), rules=()), IDEAL, [], NOW)
+    naive = InteractionFact(7, "page_view", NOW.replace(tzinfo=None))
+    with pytest.raises(ValueError, match="interaction 7.occurred_at"):
+        score_lead(default_model(), IDEAL, [event(1), naive], NOW)
+    with pytest.raises(ValueError, match="total_cap"):
+        compute_engagement([], [], NOW, total_cap=-1)
+
+
+def test_a_rule_on_several_types_adds_up_its_events_in_event_order():
+    # Float addition is not associative, so decayed points must be summed in the order the
+    # events came in, as the reference does, not grouped by type.
+    from scoring import engine
+
+    plan = engine._compile_rules([rule(types=("email_click", "page_view"))])
+    events = [event(1, "page_view"), event(2, "email_click"), event(3, "page_view"), event(4, "bounce")]
+    [(_, positions)] = engine._rules_with_events(plan, events)
+    assert positions == [0, 1, 2]
