@@ -24,6 +24,9 @@ class QueueFilterForm(forms.Form):
     )
     source = forms.CharField(label="Source", required=False)
     min_score = forms.IntegerField(label="Minimum score", required=False, min_value=0, max_value=100)
+    min_probability = forms.IntegerField(
+        label="Minimum chance to convert (%)", required=False, min_value=0, max_value=100
+    )
     sort = forms.ChoiceField(
         label="Sort by",
         required=False,
@@ -34,6 +37,7 @@ class QueueFilterForm(forms.Form):
             ("age", "Oldest MQL first"),
             ("newest", "Newest MQL first"),
             ("source", "Source"),
+            ("probability", "Chance to convert"),
         ],
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from leads.models import Lead
@@ -19,6 +19,7 @@ QUEUE_SORTS = {
     "age": ("stage_changed_at", "id"),
     "newest": ("-stage_changed_at", "-id"),
     "source": ("source", "-score", "-id"),
+    "probability": (F("conversion_probability").desc(nulls_last=True), "-score", "-id"),
 }
 
 
@@ -28,6 +29,7 @@ class QueueFilters:
     fit_grade: tuple[str, ...] = ()
     source: str = ""
     min_score: int | None = None
+    min_probability: float | None = None  # 0..1
     sort: str = "score"
 
 
@@ -40,6 +42,8 @@ def mql_queue(*, filters: QueueFilters) -> QuerySet[Lead]:
         qs = qs.filter(source=filters.source)
     if filters.min_score is not None:
         qs = qs.filter(score__gte=filters.min_score)
+    if filters.min_probability is not None:
+        qs = qs.filter(conversion_probability__gte=filters.min_probability)
     qs = lead_search(qs, filters.q)
     return qs.order_by(*QUEUE_SORTS.get(filters.sort, QUEUE_SORTS["score"]))
 

@@ -33,6 +33,7 @@ def _queue_filters(form: QueueFilterForm) -> selectors.QueueFilters:
         fit_grade=tuple(d.get("fit_grade") or ()),
         source=d.get("source") or "",
         min_score=d.get("min_score"),
+        min_probability=d["min_probability"] / 100 if d.get("min_probability") is not None else None,
         sort=d.get("sort") or "score",
     )
 

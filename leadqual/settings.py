@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "leads",
     "scoring",
     "handoff",
+    "imports",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -174,6 +176,11 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-decay": {"task": "scoring.tasks.apply_decay_task", "schedule": crontab(hour=2, minute=15)},
     "retry-due-webhooks": {"task": "handoff.tasks.retry_due_webhooks_task", "schedule": 60.0},
     "escalate-overdue-handoffs": {"task": "handoff.tasks.escalate_overdue_handoffs_task", "schedule": 300.0},
+    "weekly-predictive-training": {
+        "task": "scoring.tasks.train_predictive_model_task",
+        "schedule": crontab(day_of_week="sun", hour=3, minute=30),
+    },
+    "prune-import-files": {"task": "imports.tasks.prune_import_files_task", "schedule": 86400.0},
     "prune-idempotency-keys": {"task": "leads.tasks.prune_idempotency_keys_task", "schedule": 3600.0},
 }
 

@@ -24,4 +24,6 @@ urlpatterns = [
     path("", include("leads.urls")),
     path("", include("scoring.urls")),
     path("", include("handoff.urls")),
+    path("", include("imports.urls")),
+    path("", include("analytics.urls")),
 ]

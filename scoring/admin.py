@@ -8,7 +8,15 @@ class ScoringModelAdmin(admin.ModelAdmin):
     list_display = ["version", "name", "status", "activated_at", "retired_at"]
     list_filter = ["status"]
     # Status moves only through the services (activation rescores every lead); edit drafts at /scoring/.
-    readonly_fields = ["version", "status", "activated_at", "retired_at", "created_by", "created_at", "updated_at"]
+    readonly_fields = [
+        "version",
+        "status",
+        "activated_at",
+        "retired_at",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
 
 
 @admin.register(ScoreChange)

@@ -76,6 +76,7 @@ LEAD_FIELDS: tuple[str, ...] = (
     "job_title",
     "source",
     "company_domain",
+    "conversion_probability",  # from predictive scoring, 0..1; None until a model has scored the lead
 )
 ATTRIBUTES_PREFIX = "attributes."
 CRITERION_OPS: tuple[str, ...] = ("in", "range", "contains_any", "equals", "exists")
@@ -103,6 +104,7 @@ class LeadFacts:
     employee_count: int | None = None
     annual_revenue: int | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    conversion_probability: float | None = None
 
     @property
     def email_domain(self) -> str:
@@ -183,6 +185,9 @@ class ScoringModel:
     total_cap: float | None = 100
     fast_lane_types: tuple[str, ...] = ("demo_request", "contact_request")
     fast_lane_min_grade: str = "C"
+    # Predictive scoring as an MQL criterion: when set, the threshold path also needs a predicted
+    # conversion probability at least this high (leads not yet predicted do not meet it).
+    mql_min_probability: float | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -1110,6 +1115,9 @@ def score_lead(
     by_threshold = engagement.score >= model.mql_engagement_threshold and grade_at_least(
         fit.grade, model.mql_min_grade
     )
+    if by_threshold and model.mql_min_probability is not None:
+        probability = lead.conversion_probability
+        by_threshold = probability is not None and probability >= model.mql_min_probability
     fast_lane_types = model.fast_lane_types
     by_fast_lane = any(e.type in fast_lane_types for e in events) and grade_at_least(
         fit.grade, model.fast_lane_min_grade
@@ -1255,6 +1263,7 @@ _MODEL_KEYS = (
     "total_cap",
     "fast_lane_types",
     "fast_lane_min_grade",
+    "mql_min_probability",
 )
 
 
@@ -1423,6 +1432,9 @@ def model_from_dict(data: Mapping[str, Any]) -> ScoringModel:
     else:
         fast_lane_types = ScoringModel.fast_lane_types
     fast_lane_min_grade = reader.choice("fast_lane_min_grade", qualifying_grades, default="C")
+    min_probability = reader.number("mql_min_probability", None, non_negative=True)
+    if _is_number(min_probability) and min_probability > 1:
+        reader.error(reader.at("mql_min_probability"), "must be a probability from 0 to 1")
     if errors:
         raise ModelValidationError(errors)
     return ScoringModel(
@@ -1433,6 +1445,7 @@ def model_from_dict(data: Mapping[str, Any]) -> ScoringModel:
         total_cap=total_cap,
         fast_lane_types=fast_lane_types,
         fast_lane_min_grade=fast_lane_min_grade,
+        mql_min_probability=min_probability,
     )
 
 
@@ -1482,6 +1495,7 @@ def model_to_dict(model: ScoringModel) -> dict[str, Any]:
         "total_cap": model.total_cap,
         "fast_lane_types": list(model.fast_lane_types),
         "fast_lane_min_grade": model.fast_lane_min_grade,
+        "mql_min_probability": model.mql_min_probability,
     }
 
 
@@ -1897,6 +1911,7 @@ DEFAULT_MODEL_DICT: dict[str, Any] = {
     "total_cap": 100,
     "fast_lane_types": ["demo_request", "contact_request"],
     "fast_lane_min_grade": "C",
+    "mql_min_probability": None,
 }
 
 

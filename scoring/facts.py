@@ -12,7 +12,7 @@ from . import engine
 _LEAD_COLUMNS = (
     "l.id, l.email, l.job_title, l.seniority, l.department, l.country, l.source, l.attributes,"
     " l.stage, l.nurture_until, l.score_explanation, c.domain, c.industry, c.employee_count,"
-    " c.annual_revenue, l.fit_score, l.fit_grade, l.engagement_score, l.score"
+    " c.annual_revenue, l.fit_score, l.fit_grade, l.engagement_score, l.score, l.conversion_probability"
 )
 
 
@@ -64,6 +64,7 @@ def load_leads(cursor, lead_ids: Sequence[int], *, lock: str | None) -> list[Lea
                     industry=r[12] or "",
                     employee_count=r[13],
                     annual_revenue=r[14],
+                    conversion_probability=r[19],
                 ),
                 stage=r[8],
                 nurture_until=r[9],

@@ -120,3 +120,81 @@ class RescoreChunk(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.job_id} leads {self.first_lead_id}-{self.last_lead_id}"
+
+
+class PredictiveModel(models.Model):
+    """One training run of the predictive model and, when it is good enough, the model itself.
+
+    A row is created when training is asked for (status "queued"), and ends "active" (its
+    probabilities are on the leads), "rejected" (trained, but worse than the active one on
+    held-out AUC: kept for the record, never used), "failed" (e.g. too few outcomes: `message`
+    says how many more are needed) or, later, "retired" (replaced by a newer active model).
+    At most one is active, enforced by a partial unique index.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        TRAINING = "training", "Training"
+        READY = "ready", "Trained, not active"
+        ACTIVE = "active", "Active"
+        REJECTED = "rejected", "Rejected (worse than the active model)"
+        FAILED = "failed", "Failed"
+        RETIRED = "retired", "Retired"
+
+    version = models.PositiveIntegerField(unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    force = models.BooleanField(default=False, help_text="activate even if worse than the active model")
+    trigger = models.CharField(max_length=20, default="manual", help_text="manual, api or schedule")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.TextField(blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    feature_names = models.JSONField(default=list, blank=True)
+    trained_on = models.PositiveIntegerField(default=0, help_text="labelled leads in the training split")
+    # The fitted scoring.predictive.ConversionModel, pickled by joblib. Trust boundary: loading a
+    # pickle runs code, so only this column is ever unpickled, and only this app's training
+    # task writes it. Never fill it from an upload or an API payload; whoever can write this
+    # table can already run code as the worker.
+    artifact = models.BinaryField(null=True, blank=True, editable=False)
+    leads_scored = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True, help_text="when every lead had been scored")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="active"), name="one_active_predictive_model"
+            ),
+        ]
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"predictive v{self.version} ({self.status})"
+
+    @property
+    def auc(self) -> float | None:
+        return (self.metrics or {}).get("auc")
+
+
+class LeadPrediction(models.Model):
+    """A lead's conversion probability and its top factors, from the model that computed them.
+
+    The probability is also cached on Lead.conversion_probability, for filtering and sorting.
+    """
+
+    lead = models.OneToOneField(Lead, on_delete=models.CASCADE, related_name="prediction")
+    model = models.ForeignKey(PredictiveModel, on_delete=models.CASCADE, related_name="predictions")
+    probability = models.FloatField()
+    # {"plus": [{"feature", "label", "weight"}], "minus": [...]}, weight in log-odds
+    factors = models.JSONField(default=dict, blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["model"], name="leadprediction_model")]
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id}: {self.probability:.0%}"

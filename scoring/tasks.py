@@ -23,8 +23,12 @@ def enqueue_rescoring(lead_ids) -> None:
 def rescore_leads_task(lead_ids):
     from . import services
 
-    # Leads already rescored by an earlier task of the same burst are no longer marked and are
-    # skipped: that is how bursts coalesce.
+    from .predictive_services import predict_for_leads
+
+    # The probability first: the scoring model may use it as an MQL criterion. Leads already
+    # rescored by an earlier task of the same burst are no longer marked and are skipped: that
+    # is how bursts coalesce.
+    predict_for_leads(lead_ids)
     return services.leads_rescore(lead_ids=lead_ids)
 
 
@@ -58,3 +62,23 @@ def apply_decay_task():
     from . import services
 
     return services.apply_decay()
+
+
+# Predictive scoring. Weekly by beat (no arguments: trains a new version, or the one the broker
+# lost), on demand from the page and the API (the id of the row they queued).
+@shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)
+def train_predictive_model_task(model_id=None, force=False):
+    from . import predictive_services
+
+    if model_id is None:
+        row = predictive_services.predictive_training_scheduled()
+    else:
+        row = predictive_services.predictive_model_train(model_id=model_id, force=force or None)
+    return {"model": row.pk, "version": row.version, "status": row.status, "message": row.message}
+
+
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=570)
+def predict_for_leads_task(lead_ids):
+    from . import predictive_services
+
+    return predictive_services.predict_for_leads(lead_ids)

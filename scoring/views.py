@@ -21,6 +21,7 @@ from leads.selectors import lead_interactions
 from . import selectors, services
 from .forms import DraftForm
 from .models import RescoreJob, ScoringModel
+from .predictive_services import predictive_overview
 
 
 @login_required
@@ -29,7 +30,11 @@ def scoring_home(request):
     models = ScoringModel.objects.order_by("-version")
     active = next((m for m in models if m.status == "active"), None)
     job = RescoreJob.objects.select_related("model").order_by("-id").first()
-    return render(request, "scoring/home.html", {"models": models, "active": active, "job": job})
+    return render(
+        request,
+        "scoring/home.html",
+        {"models": models, "active": active, "job": job, "predictive": predictive_overview()},
+    )
 
 
 @login_required
@@ -110,7 +115,7 @@ def job_detail(request, pk):
 def lead_detail(request, pk):
     if not user_roles(request.user):
         raise PermissionDenied("Your account has no leadqual role.")
-    lead = get_object_or_404(Lead.objects.select_related("company", "owner"), pk=pk)
+    lead = get_object_or_404(Lead.objects.select_related("company", "owner", "prediction__model"), pk=pk)
     interactions = list(lead_interactions(lead_id=lead.pk)[:50])
     stage_changes = list(
         StageChange.objects.filter(lead=lead)

@@ -11,6 +11,11 @@ class LeadFilter(django_filters.FilterSet):
     fit_grade = django_filters.MultipleChoiceFilter(choices=FitGrade.choices)
     min_score = django_filters.NumberFilter(field_name="score", lookup_expr="gte")
     max_score = django_filters.NumberFilter(field_name="score", lookup_expr="lte")
+    min_probability = django_filters.NumberFilter(
+        field_name="conversion_probability",
+        lookup_expr="gte",
+        label="Minimum predicted chance to convert (0-1)",
+    )
     source = django_filters.CharFilter(field_name="source")
     owner = django_filters.CharFilter(field_name="owner__username")
     q = django_filters.CharFilter(method="search", label="Search e-mail, name or company")

@@ -25,3 +25,22 @@ urlpatterns = [
     ),
     path("scoring/jobs/<int:pk>/", views.RescoreJobView.as_view(), name="rescore-job"),
 ]
+
+# Predictive scoring (scoring/api/predictive.py).
+from . import predictive  # noqa: E402
+
+urlpatterns += [
+    path("scoring/predictive/train/", predictive.PredictiveTrainView.as_view(), name="predictive-train"),
+    path(
+        "scoring/predictive/models/",
+        predictive.PredictiveModelListView.as_view(),
+        name="predictive-model-list",
+    ),
+    path(
+        "scoring/predictive/models/<int:pk>/",
+        predictive.PredictiveModelDetailView.as_view(),
+        name="predictive-model-detail",
+    ),
+    path("leads/<int:pk>/prediction/", predictive.LeadPredictionView.as_view(), name="lead-prediction"),
+    path("scoring/predictive/train-now/", predictive.predictive_train_form, name="predictive-train-page"),
+]

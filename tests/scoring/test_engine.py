@@ -1504,3 +1504,37 @@ def test_a_rule_on_several_types_adds_up_its_events_in_event_order():
     events = [event(1, "page_view"), event(2, "email_click"), event(3, "page_view"), event(4, "bounce")]
     [(_, positions)] = engine._rules_with_events(plan, events)
     assert positions == [0, 1, 2]
+
+
+def test_min_probability_is_an_mql_criterion_on_the_threshold_path():
+    data = {**model_to_dict(default_model()), "mql_engagement_threshold": 0, "mql_min_grade": "D"}
+    model = model_from_dict({**data, "mql_min_probability": 0.4})
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    lead = LeadFacts(email="a@acme.io", conversion_probability=0.5)
+    assert score_lead(model, lead, (), now).mql is True
+    low = LeadFacts(email="a@acme.io", conversion_probability=0.3)
+    assert score_lead(model, low, (), now).mql is False
+    unknown = LeadFacts(email="a@acme.io")
+    assert score_lead(model, unknown, (), now).mql is False
+    assert score_lead(model_from_dict(data), unknown, (), now).mql is True
+    with pytest.raises(ValueError, match="mql_min_probability"):
+        model_from_dict({**data, "mql_min_probability": 1.5})
+
+
+def test_probability_can_be_an_icp_criterion():
+    data = model_to_dict(default_model())
+    data["icp"]["criteria"].append(
+        {
+            "key": "likely",
+            "label": "Likely to buy",
+            "field": "conversion_probability",
+            "op": "range",
+            "values": [],
+            "min": 0.6,
+            "max": None,
+            "weight": 10,
+        }
+    )
+    model = model_from_dict(data)
+    fit = compute_fit(model.icp, LeadFacts(email="a@acme.io", conversion_probability=0.7))
+    assert [c.matched for c in fit.contributions if c.key == "likely"] == [True]

@@ -185,7 +185,9 @@ def load_dataset(data: Path, mapping: dict) -> tuple[list[dict], list[int], list
         fields = {name: _value(row, _spec(spec)) for name, spec in (mapping.get("lead") or {}).items()}
         unknown = set(fields) - set(LEAD_FIELDS)
         if unknown:
-            raise MappingError(f"Unknown lead field(s) {', '.join(sorted(unknown))}; use one of {', '.join(LEAD_FIELDS)}.")
+            raise MappingError(
+                f"Unknown lead field(s) {', '.join(sorted(unknown))}; use one of {', '.join(LEAD_FIELDS)}."
+            )
         for name in NUMERIC_LEAD_FIELDS:
             if name in fields:
                 fields[name] = predictive._number(fields[name])
@@ -204,16 +206,17 @@ def load_dataset(data: Path, mapping: dict) -> tuple[list[dict], list[int], list
             elif name in ACTIVITY_KEYS:
                 activity[name] = value
             else:
-                raise MappingError(f"Unknown activity aggregate {name!r}; use counts.<type> or one of {', '.join(sorted(ACTIVITY_KEYS))}.")
+                raise MappingError(
+                    f"Unknown activity aggregate {name!r}; use counts.<type> or one of"
+                    f" {', '.join(sorted(ACTIVITY_KEYS))}."
+                )
         attributes = {}
         for name, spec in (mapping.get("attributes") or {}).items():
             spec = _spec(spec)
             value = _value(row, spec)
             attributes[name] = _guess(value) if "type" not in spec else value
         domain = fields.get("company_domain") or f"{_slug(key)}.example"
-        email = fields.get("email") or (
-            f"{_slug(key)}@{'gmail.com' if str(fields.get('email_domain_type') or '').lower() == 'personal' else domain}"
-        )
+        email = fields.get("email") or (f"{_slug(key)}@{'gmail.com' if _is_personal(fields) else domain}")
         record = {**{k: v for k, v in fields.items() if k != "email"}, "email": email}
         record["attributes"], record["activity"] = attributes, activity
         raw_label = str(row.get(label["column"]) or "").strip().lower()
@@ -245,6 +248,10 @@ def load_dataset(data: Path, mapping: dict) -> tuple[list[dict], list[int], list
     return records, labels, groups, rule_inputs
 
 
+def _is_personal(fields: dict) -> bool:
+    return str(fields.get("email_domain_type") or "").lower() == "personal"
+
+
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in str(text).lower()).strip("-") or "lead"
 
@@ -265,7 +272,9 @@ def _load_events(folder: Path, specs: list[dict], keys: set[str]) -> dict[str, l
             if key not in keys:
                 continue
             raw_type = (row.get(spec["type"]) or "").strip()
-            type_ = types.get(raw_type) or (f"{prefix}{raw_type}" if prefix is not None and raw_type else None)
+            type_ = types.get(raw_type) or (
+                f"{prefix}{raw_type}" if prefix is not None and raw_type else None
+            )
             at = _moment(row.get(spec["time"]))
             if not type_ or at is None:
                 continue
@@ -299,7 +308,9 @@ def _synthesised(activity: dict, now: datetime, n: int) -> list[engine.Interacti
 # ---------------------------------------------------------------------------------------------
 
 
-def split(labels: list[int], groups: list[str], *, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split(
+    labels: list[int], groups: list[str], *, test_size: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
     idx = np.arange(len(labels))
@@ -338,7 +349,10 @@ def evaluate_dataset(
         "negatives": int(len(y) - y.sum()),
         "train_rows": len(train_idx),
         "test_rows": len(test_idx),
-        "rule": {"auc": predictive.auc_or_none(y[test_idx], rule_scores), "lift_top_decile": predictive.lift_at(y[test_idx], rule_scores)},
+        "rule": {
+            "auc": predictive.auc_or_none(y[test_idx], rule_scores),
+            "lift_top_decile": predictive.lift_at(y[test_idx], rule_scores),
+        },
         "predictive": predictive.evaluate(y[test_idx], probabilities),
         "features": len(model.feature_names),
         "drivers": model.drivers(top=5),
@@ -350,12 +364,18 @@ class Command(BaseCommand):
     help = "Evaluate the rule score and the predictive score on a labelled CSV with a mapping file."
 
     def add_arguments(self, parser):
-        parser.add_argument("--data", required=True, help="a CSV file, or a folder holding the mapping's files")
+        parser.add_argument(
+            "--data", required=True, help="a CSV file, or a folder holding the mapping's files"
+        )
         parser.add_argument("--mapping", required=True, help="the JSON mapping file")
         parser.add_argument("--test-size", type=float, default=0.25)
         parser.add_argument("--seed", type=int, default=7)
-        parser.add_argument("--group-by", default="", help="keep rows with the same value of this column on one side")
-        parser.add_argument("--default-rules", action="store_true", help="use the shipped default rules, not the active model")
+        parser.add_argument(
+            "--group-by", default="", help="keep rows with the same value of this column on one side"
+        )
+        parser.add_argument(
+            "--default-rules", action="store_true", help="use the shipped default rules, not the active model"
+        )
         parser.add_argument("--json", default="", help="also write the results to this file")
 
     def handle(self, *args, data, mapping, test_size, seed, group_by, default_rules, json: str, **options):
@@ -375,7 +395,10 @@ class Command(BaseCommand):
             from scoring.services import active_model
 
             active = active_model()
-            rule_model, rule_name = active.model, f"active scoring model {active.row.name!r} v{active.row.version}"
+            rule_model, rule_name = (
+                active.model,
+                f"active scoring model {active.row.name!r} v{active.row.version}",
+            )
         records, labels, groups, rule_inputs = load_dataset(Path(data), spec)
         try:
             result = evaluate_dataset(
@@ -383,16 +406,36 @@ class Command(BaseCommand):
             )
         except predictive.NotEnoughOutcomes as exc:
             raise CommandError(str(exc)) from exc
-        result.update({"data": str(data), "mapping": str(mapping), "seed": seed, "test_size": test_size,
-                       "group_by": group_by, "rules": rule_name})
+        result.update(
+            {
+                "data": str(data),
+                "mapping": str(mapping),
+                "seed": seed,
+                "test_size": test_size,
+                "group_by": group_by,
+                "rules": rule_name,
+            }
+        )
         out = self.stdout.write
-        out(f"Dataset: {data} ({result['rows']:,} rows: {result['positives']:,} converted, {result['negatives']:,} not)")
+        out(
+            f"Dataset: {data} ({result['rows']:,} rows: {result['positives']:,} converted,"
+            f" {result['negatives']:,} not)"
+        )
         split_words = f"grouped by {group_by}" if group_by else "stratified"
-        out(f"Split: {result['train_rows']:,} train / {result['test_rows']:,} held out ({split_words}, seed {seed})")
+        out(
+            f"Split: {result['train_rows']:,} train / {result['test_rows']:,} held out"
+            f" ({split_words}, seed {seed})"
+        )
         rule, pred = result["rule"], result["predictive"]
-        out(f"Rule score ({rule_name}): AUC {_fmt(rule['auc'])}, lift in the top 10% {_fmt(rule['lift_top_decile'], 2)}x")
-        out(f"Predictive score: AUC {_fmt(pred['auc'])}, lift in the top 10% {_fmt(pred['lift_top_decile'], 2)}x,"
-            f" Brier {_fmt(pred['brier'])} ({result['features']} features)")
+        out(
+            f"Rule score ({rule_name}): AUC {_fmt(rule['auc'])},"
+            f" lift in the top 10% {_fmt(rule['lift_top_decile'], 2)}x"
+        )
+        out(
+            f"Predictive score: AUC {_fmt(pred['auc'])},"
+            f" lift in the top 10% {_fmt(pred['lift_top_decile'], 2)}x,"
+            f" Brier {_fmt(pred['brier'])} ({result['features']} features)"
+        )
         out("Raises conversion most: " + "; ".join(d["label"] for d in result["drivers"]["plus"]))
         out("Lowers conversion most: " + "; ".join(d["label"] for d in result["drivers"]["minus"]))
         if json:

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("analytics/", views.analytics_home, name="analytics"),
+    path("analytics/leads/", views.analytics_leads, name="analytics-leads"),
+]
