@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from handoff.api.outcomes import _resolve_leads
 from handoff.outcomes import outcomes_record
-from leads.api.serializers import InteractionInSerializer, LeadInSerializer, OutcomeInSerializer
+from leads.api.serializers import InteractionInSerializer, LeadInSerializer, OutcomeInSerializer, RowValidator
 from leads.models import Lead, Outcome
 from leads.services import interactions_record, leads_upsert
 from leads.vocabulary import InteractionType
@@ -212,30 +212,8 @@ def import_rows(
     return report
 
 
-class _RowValidator:
-    """The API's serializer, instantiated once and re-fed row after row.
-
-    A DRF serializer deep-copies its declared fields on first use of every instance: for
-    LeadInSerializer (with its nested company and consent) that was two thirds of the time per row.
-    The fields keep no per-row state (no unique validators, no context), so one bound instance
-    judges each row exactly as a fresh one would; the cached results are cleared between rows.
-    """
-
-    def __init__(self, serializer_class):
-        self.serializer = serializer_class(data={})
-
-    def __call__(self, item: dict) -> tuple[dict | None, Any]:
-        serializer = self.serializer
-        serializer.initial_data = item
-        for cached in ("_validated_data", "_errors", "_data"):
-            serializer.__dict__.pop(cached, None)
-        if serializer.is_valid():
-            return serializer.validated_data, None
-        return None, serializer.errors
-
-
 def _run(kind, text, delimiter, plan, *, write, actor, source, progress) -> Report:
-    validate = _RowValidator(SERIALIZERS[kind])
+    validate = RowValidator(SERIALIZERS[kind])
     report = Report(kind)
     seen_emails: set[str] = set()
     rows = parsing.read_rows(text, delimiter)

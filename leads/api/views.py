@@ -21,6 +21,7 @@ from .serializers import (
     LeadDetailSerializer,
     LeadInSerializer,
     LeadSerializer,
+    RowValidator,
 )
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -48,12 +49,13 @@ class LeadPagination(KeysetPagination):
 def _validate_items(serializer_class, raw_items):
     """Validate each item on its own: one bad item must not reject the rest of the batch."""
     valid, errors = [], {}
+    validate = RowValidator(serializer_class)
     for index, raw in enumerate(raw_items):
-        item = serializer_class(data=raw)
-        if item.is_valid():
-            valid.append((index, item.validated_data))
+        data, problems = validate(raw)
+        if data is not None:
+            valid.append((index, data))
         else:
-            errors[index] = item.errors
+            errors[index] = problems
     return valid, errors
 
 
