@@ -5,10 +5,11 @@ over it; its drill-down selects ``lead_id, at, info`` rows from the very same fr
 list behind a number always has exactly that many rows (tests/analytics/test_drilldown.py holds
 that true). No Python loop ever runs over leads: the database does the counting.
 
-The queries are written for the indexes that exist: StageChange ``(to_stage, created_at)`` finds
-the changes in a date range (a range over "any stage" is spelled ``to_stage = ANY(all stages)``
-so PostgreSQL can still use that index), and ``(lead, -created_at)`` finds one lead's history.
-Assignments are found by ``assigned_at`` (analytics/migrations/0001 adds that index).
+The queries are written for indexes: StageChange ``(to_stage, created_at)`` finds the changes in
+a date range (a range over "any stage" is spelled ``to_stage = ANY(all stages)`` so PostgreSQL
+can still use it), ``(lead, created_at)`` finds one lead's history, and assignments are found by
+``assigned_at``. analytics/migrations/0001 adds covering versions of the first two (index-only
+scans on the append-only audit trail) and the third; the queries work without them, slower.
 
 Known limits, stated on the page as well: segment, campaign, fit grade and scoring rules are the
 lead's *current* values (the audit trail does not keep a copy of them at MQL time); calibration
@@ -145,8 +146,9 @@ def _journey_cte(filters: Filters) -> str:
         WHERE x.to_stage IN ('sal', 'sql', 'opportunity', 'customer') AND x.created_at >= %(start)s
         GROUP BY c.lead_id
     ),
-    journey AS (
+    journey AS MATERIALIZED (  -- read twice by the cohort query; also a fence for the JSON
         SELECT c.lead_id, c.mql_at, l.source, l.utm_campaign, l.fit_grade, l.company_id,
+               l.score_explanation -> 'engagement' -> 'rules' AS rules,
                COALESCE(r.r_sal, false) AS reached_sal,
                COALESCE(r.r_sql, false) AS reached_sql,
                COALESCE(r.r_opportunity, false) AS reached_opportunity,
@@ -161,9 +163,11 @@ def _created_from(filters: Filters) -> str:
     return f"FROM {LEAD} l WHERE l.created_at >= %(start)s AND l.created_at < %(end)s {_source(filters)}"
 
 
+# Became an MQL since the range began (a lead created in the range cannot have done so before;
+# the bound lets the (to_stage, created_at) index find the promotions instead of reading all).
 _PROMOTED = f"""EXISTS (
     SELECT 1 FROM {STAGE_CHANGE} p
-    WHERE p.lead_id = l.id AND p.to_stage = 'mql' AND p.from_stage <> 'mql')"""
+    WHERE p.lead_id = l.id AND p.to_stage = 'mql' AND p.from_stage <> 'mql' AND p.created_at >= %(start)s)"""
 
 
 @dataclass(frozen=True)
@@ -213,45 +217,51 @@ class CohortFigures:
 
 
 def cohort_figures(*, filters: Filters) -> CohortFigures:
-    """The funnel and MQL → SQL by source, campaign, segment and fit grade: one query.
+    """The funnel and MQL → SQL by source, campaign, segment, fit grade and scoring rule.
 
-    GROUPING SETS lets the cohort be found once for all five figures; the drill-downs select
-    from the same `journey` with the same dimension expressions.
+    One query: the cohort is found once (`journey` is materialized), GROUPING SETS counts the
+    funnel and the four dimensions over it, and the rules are counted from the same rows. Each
+    drill-down selects from the same `journey` with the same expressions.
     """
     created_from = _created_from(filters)
     keys = {by: f"{by}_key" for by in DIMENSIONS}
     reached = ", ".join(f"COUNT(*) FILTER (WHERE d.reached_{s}) AS {s}" for s in FUNNEL_STAGES[1:])
+    which = " ".join(f"WHEN GROUPING({key}) = 0 THEN '{by}'" for by, key in keys.items())
     rows = _rows(
         f"""WITH {_journey_cte(filters)},
         dims AS (
             SELECT j.*, {", ".join(f"{DIMENSIONS[by]} AS {key}" for by, key in keys.items())}
             FROM journey j LEFT JOIN {COMPANY} co ON co.id = j.company_id
         )
-        SELECT {", ".join(f"GROUPING({key}) AS g_{by}, {key}" for by, key in keys.items())},
+        SELECT CASE {which} ELSE 'total' END AS dimension,
+               COALESCE({", ".join(keys.values())}) AS key, NULL AS label,
+               COUNT(*) AS mql, {reached},
                (SELECT COUNT(*) {created_from}) AS created,
-               (SELECT COUNT(*) {created_from} AND {_PROMOTED}) AS promoted,
-               COUNT(*) AS mql, {reached}
+               (SELECT COUNT(*) {created_from} AND {_PROMOTED}) AS promoted
         FROM dims d
-        GROUP BY GROUPING SETS ((), {", ".join(f"({key})" for key in keys.values())})""",
+        GROUP BY GROUPING SETS ((), {", ".join(f"({key})" for key in keys.values())})
+        UNION ALL
+        SELECT 'rule', rule ->> 'key', MAX(rule ->> 'label'),
+               COUNT(DISTINCT j.lead_id), NULL, COUNT(DISTINCT j.lead_id) FILTER (WHERE j.reached_sql),
+               NULL, NULL, NULL, NULL
+        FROM dims j
+        {_RULES}
+        GROUP BY 2""",
         filters.params(),
     )
-    by: dict[str, list[ConversionRow]] = {dimension: [] for dimension in DIMENSIONS}
-    total = {"mql": 0, **dict.fromkeys(FUNNEL_STAGES[1:], 0)}
-    created = promoted = 0
+    by: dict[str, list[ConversionRow]] = {dimension: [] for dimension in DIMENSION_TITLES}
+    total = {"mql": 0, "created": 0, "promoted": 0, **dict.fromkeys(FUNNEL_STAGES[1:], 0)}
     for r in rows:
-        created, promoted = r["created"], r["promoted"]
-        grouped = [dimension for dimension in DIMENSIONS if r[f"g_{dimension}"] == 0]
-        if not grouped:
+        if r["dimension"] == "total":
             total = r
-            continue
-        (dimension,) = grouped
-        key = r[keys[dimension]]
-        by[dimension].append(
-            ConversionRow(key=key, label=_label(dimension, {"key": key}), leads=r["mql"], sql=r["sql"])
-        )
-    for dimension, found in by.items():
-        by[dimension] = _ordered(dimension, found)
-    return CohortFigures(funnel=_funnel_from(total, created, promoted), by=by)
+        else:
+            by[r["dimension"]].append(
+                ConversionRow(key=r["key"], label=_label(r["dimension"], r), leads=r["mql"], sql=r["sql"])
+            )
+    return CohortFigures(
+        funnel=_funnel_from(total, total["created"], total["promoted"]),
+        by={dimension: _ordered(dimension, found) for dimension, found in by.items()},
+    )
 
 
 def funnel(*, filters: Filters) -> Funnel:
@@ -311,11 +321,11 @@ def _dimension_query(filters: Filters, select: str) -> str:
         FROM journey j LEFT JOIN {COMPANY} co ON co.id = j.company_id"""
 
 
-# The rules that earned the lead points, from the stored explanation; anything malformed counts
-# as no rules rather than failing the page.
+# The rules that earned a journey's lead points, from its stored explanation; anything malformed
+# counts as no rules rather than failing the page. Expanded per cohort row (`j.rules`), never
+# for the whole lead table.
 _RULES = """CROSS JOIN LATERAL jsonb_array_elements(
-        CASE WHEN jsonb_typeof(rl.score_explanation -> 'engagement' -> 'rules') = 'array'
-             THEN rl.score_explanation -> 'engagement' -> 'rules' ELSE '[]'::jsonb END) rule
+        CASE WHEN jsonb_typeof(j.rules) = 'array' THEN j.rules ELSE '[]'::jsonb END) rule
     WHERE jsonb_typeof(rule -> 'key') = 'string'
       AND (CASE WHEN jsonb_typeof(rule -> 'points') = 'number'
                 THEN (rule ->> 'points')::numeric ELSE 0 END) > 0"""
@@ -324,7 +334,7 @@ _RULES = """CROSS JOIN LATERAL jsonb_array_elements(
 def _rule_query(filters: Filters, select: str) -> str:
     return f"""WITH {_journey_cte(filters)}
         SELECT {select}
-        FROM journey j JOIN {LEAD} rl ON rl.id = j.lead_id
+        FROM journey j
         {_RULES}"""
 
 
@@ -342,7 +352,7 @@ class ConversionRow:
 
 def _label(by: str, row: dict[str, Any]) -> str:
     if by == "rule":
-        return row["label"] or row["key"]
+        return row.get("label") or row["key"]
     if by == "segment":
         return SEGMENT_LABELS[row["key"]]
     return row["key"]
@@ -358,22 +368,10 @@ def _ordered(by: str, rows: list[ConversionRow]) -> list[ConversionRow]:
 
 
 def conversion(*, filters: Filters, by: str) -> list[ConversionRow]:
-    """MQL → SQL conversion of the cohort by one dimension; "rule" is its own query."""
-    if by in DIMENSIONS:
-        return cohort_figures(filters=filters).by[by]
-    if by != "rule":
+    """MQL → SQL conversion of the cohort by one dimension (computed with the funnel)."""
+    if by not in DIMENSION_TITLES:
         raise UnknownFigure(by)
-    sql = _rule_query(
-        filters,
-        """rule ->> 'key' AS key, MAX(rule ->> 'label') AS label,
-           COUNT(DISTINCT j.lead_id) AS leads,
-           COUNT(DISTINCT j.lead_id) FILTER (WHERE j.reached_sql) AS sql""",
-    )
-    sql += f" GROUP BY 1 ORDER BY leads DESC, key LIMIT {MAX_GROUPS}"
-    return [
-        ConversionRow(key=r["key"], label=_label(by, r), leads=r["leads"], sql=r["sql"])
-        for r in _rows(sql, filters.params())
-    ]
+    return cohort_figures(filters=filters).by[by]
 
 
 def _conversion_drill(by: str):
@@ -411,11 +409,17 @@ def _stays_cte(filters: Filters) -> str:
         WHERE sc.to_stage = ANY(%(stages)s) AND sc.created_at >= %(start)s AND sc.created_at < %(end)s
     ),
     stays AS (
-        SELECT x.lead_id, x.to_stage AS stage, x.created_at AS entered_at,
-               LEAD(x.to_stage) OVER w AS next_stage, LEAD(x.created_at) OVER w AS left_at
-        FROM {STAGE_CHANGE} x JOIN touched t ON t.lead_id = x.lead_id
-        WHERE x.from_stage <> x.to_stage
-        WINDOW w AS (PARTITION BY x.lead_id ORDER BY x.created_at, x.id)
+        -- Per lead (LATERAL): one short scan of the (lead, created_at) index each, where a join
+        -- over the whole table would read every lead's history to find these.
+        SELECT t.lead_id, h.stage, h.entered_at, h.next_stage, h.left_at
+        FROM touched t
+        CROSS JOIN LATERAL (
+            SELECT x.to_stage AS stage, x.created_at AS entered_at,
+                   LEAD(x.to_stage) OVER w AS next_stage, LEAD(x.created_at) OVER w AS left_at
+            FROM {STAGE_CHANGE} x
+            WHERE x.lead_id = t.lead_id AND x.from_stage <> x.to_stage
+            WINDOW w AS (ORDER BY x.created_at, x.id)
+        ) h
     ),
     ended AS (
         SELECT s.*, EXTRACT(EPOCH FROM s.left_at - s.entered_at)::float8 / 3600 AS hours
@@ -789,24 +793,28 @@ class DrillPage:
 def drill_down(
     *, figure: str, key: str, filters: Filters, converted: bool = False, page: int = 1
 ) -> DrillPage:
-    """The rows behind one number of a figure, newest first, 50 to a page (three queries)."""
+    """The rows behind one number of a figure, newest first, 50 to a page (two queries)."""
     try:
         build = DRILLS[figure]
     except KeyError as exc:
         raise UnknownFigure(figure) from exc
     sql, extra, title = build(filters, key, converted)
-    params = {**filters.params(), **extra}
+    params = {**filters.params(), **extra, "offset": (page - 1) * PAGE_SIZE}
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM ({sql}) q", params)
-        (total,) = cursor.fetchone()
+        # The total rides along with the page (one pass over the figure's rows, not two).
         cursor.execute(
-            f"""SELECT q.lead_id, q.at, q.info FROM ({sql}) q
+            f"""SELECT q.lead_id, q.at, q.info, COUNT(*) OVER () AS total FROM ({sql}) q
             ORDER BY q.at DESC, q.lead_id DESC LIMIT {PAGE_SIZE} OFFSET %(offset)s""",
-            {**params, "offset": (page - 1) * PAGE_SIZE},
+            params,
         )
         found = cursor.fetchall()
+        if found:
+            total = found[0][3]
+        else:  # past the last page (or nothing at all): count on its own
+            cursor.execute(f"SELECT COUNT(*) FROM ({sql}) q", params)
+            (total,) = cursor.fetchone()
     leads = Lead.objects.select_related("company", "owner").in_bulk([r[0] for r in found])
     rows = [
-        DrillRow(lead=leads.get(lead_id), lead_id=lead_id, at=at, info=info) for lead_id, at, info in found
+        DrillRow(lead=leads.get(lead_id), lead_id=lead_id, at=at, info=info) for lead_id, at, info, _ in found
     ]
     return DrillPage(title=title, total=total, page=page, rows=rows)

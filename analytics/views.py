@@ -191,7 +191,6 @@ def analytics_home(request):
         form = AnalyticsFilterForm(request.GET or None, sources=selectors.sources())
         filters = form.filters()
         cohort = selectors.cohort_figures(filters=filters)
-        rules = selectors.conversion(filters=filters, by="rule")
         stage_time = selectors.stage_time(filters=filters)
         sla = selectors.sla(filters=filters)
         rejections = selectors.reasons(filters=filters, kind="rejections")
@@ -206,7 +205,7 @@ def analytics_home(request):
         "by_campaign": _conversion(cohort.by["campaign"], "campaign", link, HALF),
         "by_segment": _conversion(cohort.by["segment"], "segment", link, HALF),
         "by_grade": _conversion(cohort.by["grade"], "grade", link, HALF),
-        "by_rule": _conversion(rules, "rule", link, charts.WIDTH),
+        "by_rule": _conversion(cohort.by["rule"], "rule", link, charts.WIDTH),
         "stage_time": _stage_time(stage_time, link),
         "sla": _sla(sla, link),
         "rejections": _reasons(rejections, link, "Rejections by SDRs"),

@@ -37,10 +37,10 @@ class History:
     ann: object = None
     ben: object = None
 
-    def lead(self, name, *, created=at(5, 1), employees=250, company=True, **kwargs) -> Lead:
+    def lead(self, name, *, created=None, employees=250, company=True, **kwargs) -> Lead:
         company_obj = CompanyFactory(employee_count=employees) if company else None
         lead = LeadFactory(email=f"{name.lower()}@history.example", company=company_obj, **kwargs)
-        Lead.objects.filter(pk=lead.pk).update(created_at=created)
+        Lead.objects.filter(pk=lead.pk).update(created_at=created or at(5, 1))
         self.leads[name] = lead
         return lead
 

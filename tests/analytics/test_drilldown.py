@@ -105,3 +105,20 @@ def test_drill_down_pages_hold_fifty_rows(history):
 def test_unknown_figures_and_keys_are_refused(db, figure, key):
     with pytest.raises(selectors.UnknownFigure):
         selectors.drill_down(figure=figure, key=key, filters=JUNE)
+
+
+def test_a_page_past_the_end_still_knows_the_total(history):
+    page = selectors.drill_down(figure="funnel", key="mql", filters=JUNE, page=3)
+    assert (page.total, page.rows, page.has_next) == (5, [], False)
+
+
+def test_the_report_indexes_exist(db):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'analytics_%%'")
+        assert {row[0] for row in cursor.fetchall()} == {
+            "analytics_stagechange_to_time",
+            "analytics_stagechange_lead_time",
+            "analytics_assignment_assigned",
+        }
