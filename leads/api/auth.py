@@ -44,9 +44,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             secret = header[1].decode()
         except UnicodeError as exc:
             raise exceptions.AuthenticationFailed("The API key contains invalid characters.") from exc
-        key = ApiKey.objects.filter(hashed_key=hash_api_key(secret)).first()
-        if key is None:
-            raise exceptions.AuthenticationFailed("Invalid API key.")
+        try:
+            # get(), not first(): the hash is unique, and first() would add an ORDER BY.
+            key = ApiKey.objects.get(hashed_key=hash_api_key(secret))
+        except ApiKey.DoesNotExist as exc:
+            raise exceptions.AuthenticationFailed("Invalid API key.") from exc
         if key.revoked_at is not None:
             raise exceptions.AuthenticationFailed("This API key has been revoked.")
         now = timezone.now()
