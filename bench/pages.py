@@ -56,17 +56,6 @@ HOST = "127.0.0.1"
 DATA_VERSION = 3  # bump when pages_data changes the shape of what it loads
 QUEUE_TARGET_MS, LEAD_TARGET_MS = 150.0, 100.0
 OTHER_BENCH = r"bench/(ingest|scoring)\.py"
-# --candidate-indexes: the indexes this benchmark's report recommends, created in the bench
-# database only (never a migration) so their effect on the pages is measured on the same data.
-QUEUE = "stage = 'mql' AND handed_off_at IS NULL"
-CANDIDATE_INDEXES = {
-    # mql_queue_counts() (GROUP BY fit_grade, COUNT(id)) and queue_sources() (DISTINCT source)
-    # as index-only scans instead of ~51k heap pages each.
-    "bench_cand_mql_queue_facets": f"ON leads_lead (fit_grade, source) INCLUDE (id) WHERE {QUEUE}",
-    # sort=engagement and sort=age/newest read 51 index entries instead of sorting the whole queue.
-    "bench_cand_mql_queue_engagement": f"ON leads_lead (engagement_score DESC, id DESC) WHERE {QUEUE}",
-    "bench_cand_mql_queue_age": f"ON leads_lead (stage_changed_at, id) WHERE {QUEUE}",
-}
 SEARCH_TERM = "Schw"  # a mid-frequency surname prefix (Schwarz, ~0.3 % of leads)
 SEARCH_NO_MATCH = "Qzx"
 
@@ -132,27 +121,6 @@ def write_meta(conn, meta: dict) -> None:
             [json.dumps(meta)],
         )
     conn.commit()
-
-
-def set_candidate_indexes(args, *, create: bool) -> None:
-    """Create (or drop) CANDIDATE_INDEXES in the bench database; ANALYZE after a change."""
-    conn = pg(args, args.db)
-    conn.autocommit = True
-    changed = False
-    with conn.cursor() as cur:
-        for name, body in CANDIDATE_INDEXES.items():
-            cur.execute("SELECT 1 FROM pg_class WHERE relname = %s", [name])
-            exists = cur.fetchone() is not None
-            if create and not exists:
-                log(f"candidate index: CREATE INDEX {name} {body}")
-                cur.execute(f"CREATE INDEX {name} {body}")
-                changed = True
-            elif not create and exists:
-                cur.execute(f"DROP INDEX {name}")
-                changed = True
-        if changed:
-            cur.execute("VACUUM (ANALYZE) leads_lead")
-    conn.close()
 
 
 def pg_settings(args) -> dict:
@@ -671,11 +639,6 @@ def main() -> int:
     ap.add_argument("--no-extras", action="store_true", help="skip the informational extra scenarios")
     ap.add_argument("--only", default="", help="comma-separated substrings: run only matching scenarios")
     ap.add_argument("--skip-inproc", action="store_true")
-    ap.add_argument(
-        "--candidate-indexes",
-        action="store_true",
-        help="create the recommended indexes (bench DB only) for this run, drop them after",
-    )
     ap.add_argument("--results-dir", default=str(BENCH / "results"))
     args = ap.parse_args()
 
@@ -781,12 +744,6 @@ def main() -> int:
         if heavy.get("id"):
             idx = users["other_sdr_ids"].index(heavy["id"])
             heavy_name = users["other_sdrs"][idx]
-        set_candidate_indexes(args, create=args.candidate_indexes)
-        res["candidate_indexes"] = (
-            {k: f"CREATE INDEX {k} {v}" for k, v in CANDIDATE_INDEXES.items()}
-            if args.candidate_indexes
-            else {}
-        )
         res["data"] = data_facts(args, users["sdr_id"])
         log(f"data: {json.dumps({k: v for k, v in res['data'].items() if k != 'sizes'})}")
         last_page = max(1, -(-res["data"]["mql_queue"] // 50))
@@ -848,11 +805,6 @@ def main() -> int:
                 res["inproc"] = json.loads(op.read_text())
     finally:
         stop_process(gunicorn)
-        if args.candidate_indexes and args.keep:
-            try:
-                set_candidate_indexes(args, create=False)
-            except psycopg2.Error as exc:
-                log(f"could not drop candidate indexes: {exc}")
         try:
             r.flushdb()
         except Exception:  # noqa: BLE001
@@ -867,10 +819,6 @@ def main() -> int:
         log(f"JSON: {out}")
 
     table = markdown(res)
-    if res.get("candidate_indexes"):
-        print(
-            "With the candidate indexes (bench database only): " + ", ".join(res["candidate_indexes"]) + "\n"
-        )
     print(table)
     print()
     print(

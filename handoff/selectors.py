@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from leads.models import Lead
+from leads.models import MQL_QUEUE, Lead
 from leads.selectors import lead_search
 
 from .models import QualificationReview, StageChange
 
 QUEUE_SORTS = {
     "score": ("-score", "-id"),
-    "fit": ("fit_score", "-score", "-id"),
+    "fit": ("-fit_score", "-score", "-id"),
     "engagement": ("-engagement_score", "-id"),
     "age": ("stage_changed_at", "id"),
     "newest": ("-stage_changed_at", "-id"),
@@ -34,8 +34,11 @@ class QueueFilters:
 
 
 def mql_queue(*, filters: QueueFilters) -> QuerySet[Lead]:
-    """MQLs not yet handed off, filtered and sorted for marketing's queue."""
-    qs = Lead.objects.filter(stage="mql", handed_off_at__isnull=True).select_related("company")
+    """MQLs not yet handed off, filtered and sorted for marketing's queue.
+
+    Every sort has a partial index over the queue (leads/models.py), so a page reads its rows
+    from the index instead of sorting the whole queue."""
+    qs = Lead.objects.filter(MQL_QUEUE)
     if filters.fit_grade:
         qs = qs.filter(fit_grade__in=filters.fit_grade)
     if filters.source:
@@ -48,42 +51,66 @@ def mql_queue(*, filters: QueueFilters) -> QuerySet[Lead]:
     return qs.order_by(*QUEUE_SORTS.get(filters.sort, QUEUE_SORTS["score"]))
 
 
-def mql_queue_counts() -> dict[str, int]:
+def queue_page(qs: QuerySet[Lead], *, page: int, size: int) -> tuple[list[Lead], bool]:
+    """One page of a sorted lead list, and whether another follows.
+
+    A deferred join: the page's ids come from the sort's index alone (an offset there skips index
+    entries, not whole ~3 KB rows), then only those rows are read with their companies."""
+    ids = list(qs.values_list("id", flat=True)[(page - 1) * size : page * size + 1])
+    rows = Lead.objects.select_related("company").in_bulk(ids[:size])
+    return [rows[i] for i in ids[:size] if i in rows], len(ids) > size
+
+
+@dataclass(frozen=True)
+class QueueFacets:
+    counts: dict[str, int]  # per fit grade, and "all"
+    sources: list[str]
+
+
+def mql_queue_facets(source_limit: int = 50) -> QueueFacets:
+    """Counts per fit grade and the sources in the queue, from one index-only scan."""
     rows = (
-        Lead.objects.filter(stage="mql", handed_off_at__isnull=True)
-        .values_list("fit_grade")
-        .annotate(n=Count("id"))
-        .order_by()
+        Lead.objects.filter(MQL_QUEUE).values_list("fit_grade", "source").annotate(n=Count("id")).order_by()
     )
-    counts = dict(rows)
-    counts["all"] = sum(counts.values())
-    return counts
-
-
-def queue_sources() -> list[str]:
-    return list(
-        Lead.objects.filter(stage="mql", handed_off_at__isnull=True)
-        .exclude(source="")
-        .values_list("source", flat=True)
-        .distinct()
-        .order_by("source")[:50]
-    )
+    counts: dict[str, int] = {"all": 0}
+    sources: set[str] = set()
+    for grade, source, n in rows:
+        counts[grade] = counts.get(grade, 0) + n
+        counts["all"] += n
+        if source:
+            sources.add(source)
+    return QueueFacets(counts=counts, sources=sorted(sources)[:source_limit])
 
 
 def sdr_waiting(*, user) -> QuerySet[Lead]:
-    return (
-        Lead.objects.filter(stage="mql", owner=user, handed_off_at__isnull=False)
-        .select_related("company")
-        .order_by("sla_due_at", "id")
+    """Leads handed to this SDR and not yet accepted or rejected, most urgent first."""
+    return Lead.objects.filter(stage="mql", owner=user, handed_off_at__isnull=False).order_by(
+        "sla_due_at", "id"
     )
 
 
 def sdr_sals(*, user) -> QuerySet[Lead]:
-    return (
-        Lead.objects.filter(stage="sal", owner=user)
-        .select_related("company")
-        .order_by("stage_changed_at", "id")
+    """This SDR's accepted leads waiting for a qualification call, oldest first."""
+    return Lead.objects.filter(stage="sal", owner=user).order_by("stage_changed_at", "id")
+
+
+@dataclass(frozen=True)
+class InboxCounts:
+    waiting: int
+    overdue: int
+    sals: int
+
+
+def sdr_inbox_counts(*, user, now) -> InboxCounts:
+    """The inbox's totals in one query, whatever page of it is shown."""
+    mine = Q(owner=user)
+    waiting = Q(stage="mql", handed_off_at__isnull=False)
+    row = Lead.objects.filter(mine, waiting | Q(stage="sal")).aggregate(
+        waiting=Count("id", filter=waiting),
+        overdue=Count("id", filter=waiting & Q(sla_due_at__lt=now)),
+        sals=Count("id", filter=Q(stage="sal")),
     )
+    return InboxCounts(**row)
 
 
 def overdue_handoffs(*, user=None) -> QuerySet[Lead]:

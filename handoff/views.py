@@ -19,7 +19,7 @@ from leads.models import Lead
 from . import lifecycle, selectors, services
 from .forms import ActionForm, BantForm, BulkActionForm, QueueFilterForm, RejectForm, sdr_choices
 from .models import SdrProfile
-from .sla import business_hours_between
+from .sla import Schedule, business_hours_between
 
 PAGE_SIZE = 50
 
@@ -38,35 +38,33 @@ def _queue_filters(form: QueueFilterForm) -> selectors.QueueFilters:
     )
 
 
-def _page(qs, request):
-    """Offset pages are fine for humans at a few pages; past that the index still serves LIMIT/OFFSET
-    quickly because every sort ends in a unique id and the filters are indexed."""
+def _page_number(request, key: str = "page") -> int:
     try:
-        page = max(1, int(request.GET.get("page", 1)))
+        return max(1, int(request.GET.get(key, 1)))
     except ValueError:
-        page = 1
-    rows = list(qs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])
-    return rows[:PAGE_SIZE], page, len(rows) > PAGE_SIZE
+        return 1
 
 
 def _queue_context(request):
     form = QueueFilterForm(request.GET or None)
     filters = _queue_filters(form)
-    rows, page, has_next = _page(selectors.mql_queue(filters=filters), request)
+    page = _page_number(request)
+    rows, has_next = selectors.queue_page(selectors.mql_queue(filters=filters), page=page, size=PAGE_SIZE)
     for lead in rows:
         lead.reasons = selectors.top_reasons(lead)
     query = request.GET.copy()
     query.pop("page", None)
+    facets = selectors.mql_queue_facets()
     return {
         "form": form,
         "leads": rows,
         "page": page,
         "has_next": has_next,
         "query": query.urlencode(),
-        "counts": selectors.mql_queue_counts(),
         "sdrs": sdr_choices(),
-        "sources": selectors.queue_sources(),
         "disqualify_reasons": lifecycle.DISQUALIFY_REASONS,
+        "counts": facets.counts,
+        "sources": facets.sources,
     }
 
 
@@ -133,22 +131,46 @@ def _sla_left(lead, now, schedules):
 
 def _inbox_context(request):
     now = timezone.now()
-    waiting = list(selectors.sdr_waiting(user=request.user))
+    page = _page_number(request)
+    sals_page = _page_number(request, "sals_page")
+    waiting, waiting_more = selectors.queue_page(
+        selectors.sdr_waiting(user=request.user), page=page, size=PAGE_SIZE
+    )
+    sals, sals_more = selectors.queue_page(
+        selectors.sdr_sals(user=request.user), page=sals_page, size=PAGE_SIZE
+    )
     profile = SdrProfile.objects.select_related("team").filter(user=request.user).first()
-    from .sla import Schedule
-
     schedule = profile.team.schedule() if profile and profile.team else Schedule()
     for lead in waiting:
         lead.sla_hours_left = _sla_left(lead, now, {request.user.pk: schedule})
         lead.overdue = lead.sla_due_at is not None and lead.sla_due_at < now
         lead.reasons = selectors.top_reasons(lead)
-    sals = list(selectors.sdr_sals(user=request.user))
+    query = request.GET.copy()
     return {
         "waiting": waiting,
         "sals": sals,
+        "counts": selectors.sdr_inbox_counts(user=request.user, now=now),
+        "page": page,
+        "sals_page": sals_page,
+        "waiting_pages": _pager(query, "page", page, waiting_more),
+        "sals_pages": _pager(query, "sals_page", sals_page, sals_more),
         "reject_form": RejectForm(),
         "reject_reasons": lifecycle.REJECT_REASONS,
-        "overdue": sum(1 for lead in waiting if lead.overdue),
+    }
+
+
+def _pager(query, key: str, page: int, has_next: bool) -> dict:
+    """Previous/next links for one list on a page that has several."""
+
+    def link(n: int) -> str:
+        q = query.copy()
+        q[key] = str(n)
+        return f"?{q.urlencode()}"
+
+    return {
+        "page": page,
+        "previous": link(page - 1) if page > 1 else "",
+        "next": link(page + 1) if has_next else "",
     }
 
 

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 
 from .vocabulary import FitGrade, InteractionType, Seniority, Stage
@@ -29,6 +29,10 @@ class Company(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.domain or f"Company {self.pk}"
+
+
+# Marketing's MQL queue: MQLs nobody has been handed yet. Its partial indexes hold ~6 % of leads.
+MQL_QUEUE = Q(stage="mql", handed_off_at__isnull=True)
 
 
 class Lead(models.Model):
@@ -92,11 +96,31 @@ class Lead(models.Model):
             models.Index(fields=["source"], name="lead_source"),
             models.Index(fields=["fit_grade", "stage"], name="lead_grade_stage"),
             models.Index(fields=["id"], name="lead_needs_rescore", condition=Q(needs_rescore=True)),
-            # Marketing's MQL queue: MQLs nobody has been handed yet, best first.
+            models.Index(fields=["-score", "-id"], name="lead_mql_queue", condition=MQL_QUEUE),
+            # The queue's other sorts (age and newest share one index, read backwards for newest),
+            # and its grade counts and source list as one index-only scan.
             models.Index(
-                fields=["-score", "-id"],
-                name="lead_mql_queue",
-                condition=Q(stage="mql", handed_off_at__isnull=True),
+                fields=["-engagement_score", "-id"], name="lead_mql_queue_engagement", condition=MQL_QUEUE
+            ),
+            models.Index(fields=["stage_changed_at", "id"], name="lead_mql_queue_age", condition=MQL_QUEUE),
+            models.Index(
+                fields=["-fit_score", "-score", "-id"], name="lead_mql_queue_fit", condition=MQL_QUEUE
+            ),
+            models.Index(
+                fields=["source", "-score", "-id"], name="lead_mql_queue_source", condition=MQL_QUEUE
+            ),
+            models.Index(
+                F("conversion_probability").desc(nulls_last=True),
+                F("score").desc(),
+                F("id").desc(),
+                name="lead_mql_queue_probability",
+                condition=MQL_QUEUE,
+            ),
+            models.Index(
+                fields=["fit_grade", "source"],
+                include=["id"],
+                name="lead_mql_queue_facets",
+                condition=MQL_QUEUE,
             ),
             models.Index(fields=["owner", "sla_due_at"], name="lead_owner_sla", condition=Q(stage="mql")),
         ]
