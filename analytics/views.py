@@ -1,8 +1,9 @@
 """The closed-loop analytics page and the drill-down behind each of its numbers.
 
-The view validates the filters, asks the selectors for each figure (one query each) and hands
-their plain data to charts.py. Every number on the page links to /analytics/leads/ with the same
-filters, where the same WHERE clause lists the rows behind it.
+The view validates the filters, takes the figures from analytics/figures.py (cached a few
+minutes, computed by the selectors' SQL, one query each) and hands their plain data to
+charts.py. Every number on the page links to /analytics/leads/ with the same filters, where the
+same WHERE clause lists the rows behind it.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from leads.api.permissions import require_roles
 
-from . import charts, selectors
+from . import charts, figures, selectors
 from .charts import Point, Series
 from .forms import AnalyticsFilterForm
 
@@ -187,15 +189,11 @@ def _calibration(rows: list[selectors.BandRow], link: Links) -> dict:
 @login_required
 def analytics_home(request):
     require_roles(request, "marketing", "sales")
-    with selectors.reading():
-        form = AnalyticsFilterForm(request.GET or None, sources=selectors.sources())
-        filters = form.filters()
-        cohort = selectors.cohort_figures(filters=filters)
-        stage_time = selectors.stage_time(filters=filters)
-        sla = selectors.sla(filters=filters)
-        rejections = selectors.reasons(filters=filters, kind="rejections")
-        disqualifications = selectors.reasons(filters=filters, kind="disqualifications")
-        calibration = selectors.calibration(filters=filters)
+    form = AnalyticsFilterForm(request.GET or None, sources=figures.sources())
+    filters = form.filters()
+    served = figures.page_figures(filters=filters)
+    data = served.figures
+    cohort = data.cohort
     link = Links(filters)
     context = {
         "form": form,
@@ -206,13 +204,29 @@ def analytics_home(request):
         "by_segment": _conversion(cohort.by["segment"], "segment", link, HALF),
         "by_grade": _conversion(cohort.by["grade"], "grade", link, HALF),
         "by_rule": _conversion(cohort.by["rule"], "rule", link, charts.WIDTH),
-        "stage_time": _stage_time(stage_time, link),
-        "sla": _sla(sla, link),
-        "rejections": _reasons(rejections, link, "Rejections by SDRs"),
-        "disqualifications": _reasons(disqualifications, link, "Disqualifications and losses"),
-        "calibration": _calibration(calibration, link),
+        "stage_time": _stage_time(data.stage_time, link),
+        "sla": _sla(data.sla, link),
+        "rejections": _reasons(data.rejections, link, "Rejections by SDRs"),
+        "disqualifications": _reasons(data.disqualifications, link, "Disqualifications and losses"),
+        "calibration": _calibration(data.calibration, link),
+        "served": served,
+        "fresh_minutes": int(figures.FRESH_FOR.total_seconds() // 60),
     }
     return render(request, "analytics/home.html", context)
+
+
+@login_required
+@require_POST
+def analytics_refresh(request):
+    """The Refresh button: recompute the figures of these filters now, then show them."""
+    require_roles(request, "marketing", "sales")
+    form = AnalyticsFilterForm(request.POST, sources=figures.sources())
+    filters = form.filters()
+    figures.refresh(filters)
+    query = {"start": filters.start.isoformat(), "end": filters.end.isoformat()}
+    if filters.source:
+        query["source"] = filters.source
+    return redirect(f"{reverse('analytics')}?{urlencode(query)}")
 
 
 @login_required

@@ -182,6 +182,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "prune-import-files": {"task": "imports.tasks.prune_import_files_task", "schedule": 86400.0},
     "prune-idempotency-keys": {"task": "leads.tasks.prune_idempotency_keys_task", "schedule": 3600.0},
+    # The default analytics page stays a cache hit (fresh for 5 minutes; analytics/figures.py).
+    "refresh-analytics-figures": {"task": "analytics.tasks.refresh_default_figures_task", "schedule": 240.0},
 }
 
 # Webhook receivers must be https; plain http is allowed for local receivers in debug or with this.
