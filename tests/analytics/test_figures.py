@@ -7,7 +7,7 @@ import pytest
 from analytics import selectors
 from analytics.selectors import Filters
 
-from .conftest import JUNE
+from .conftest import JUNE, rules
 
 pytestmark = pytest.mark.django_db
 
@@ -95,6 +95,18 @@ def test_conversion_by_scoring_rule_counts_only_rules_that_gave_points(history):
         ("page_view", "Rule page_view", 1, 1, 100.0),  # L1
         ("webinar_attendance", "Rule webinar_attendance", 1, 1, 100.0),  # L2
     ]
+
+
+def test_a_rule_listed_twice_in_one_explanation_counts_its_lead_once(history):
+    lead = history.leads["L1"]
+    lead.score_explanation = rules(("demo_request", 40), ("demo_request", 10), ("page_view", 5))
+    lead.score_explanation["engagement"]["rules"][1]["label"] = "Rule demo_request (v2)"
+    lead.save(update_fields=["score_explanation"])
+    rows = {r.key: (r.label, r.leads, r.sql) for r in selectors.conversion(filters=JUNE, by="rule")}
+    # L1 and L3; the label is the greatest of those given, as before.
+    assert rows["demo_request"] == ("Rule demo_request (v2)", 2, 1)
+    drill = selectors.drill_down(figure="rule", key="demo_request", filters=JUNE)
+    assert drill.total == 2
 
 
 def test_malformed_explanations_count_as_no_rules(history):
