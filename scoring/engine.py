@@ -1090,6 +1090,27 @@ def _engagement(
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class InteractionReads:
+    """What of a lead's interactions a model reads (see ``interaction_reads``)."""
+
+    types: frozenset[str]  # interactions of other types change nothing
+    property_types: frozenset[str]  # the types whose properties some rule filter looks at
+
+
+def interaction_reads(model: ScoringModel) -> InteractionReads:
+    """The interactions a model can see: the types its rules and fast lane name, and the types
+    whose properties a rule's filters test. A loader may leave out every other interaction, and
+    the properties of every other type, without changing any score or explanation."""
+    types = set(model.fast_lane_types)
+    property_types: set[str] = set()
+    for rule in model.rules:
+        types.update(rule.types)
+        if rule.filters:
+            property_types.update(rule.types)
+    return InteractionReads(frozenset(types), frozenset(property_types))
+
+
 def score_lead(
     model: ScoringModel,
     lead: LeadFacts,

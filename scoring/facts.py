@@ -11,9 +11,16 @@ from . import engine
 
 _LEAD_COLUMNS = (
     "l.id, l.email, l.job_title, l.seniority, l.department, l.country, l.source, l.attributes,"
-    " l.stage, l.nurture_until, l.score_explanation, c.domain, c.industry, c.employee_count,"
+    " l.stage, l.nurture_until, {previous}, c.domain, c.industry, c.employee_count,"
     " c.annual_revenue, l.fit_score, l.fit_grade, l.engagement_score, l.score, l.conversion_probability"
 )
+# What is read of the stored explanation: all of it (to write the ledger rule by rule), or only
+# whether there is one and whether it said MQL (a ~2 KB document not decoded per lead).
+_PREVIOUS = {
+    "full": "l.score_explanation",
+    "summary": "CASE WHEN l.score_explanation = '{}'::jsonb THEN '{}'::jsonb"
+    " ELSE jsonb_build_object('mql', l.score_explanation -> 'mql') END",
+}
 
 
 @dataclass
@@ -33,7 +40,7 @@ def as_json(value) -> dict:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def load_leads(cursor, lead_ids: Sequence[int], *, lock: str | None) -> list[LeadRow]:
+def load_leads(cursor, lead_ids: Sequence[int], *, lock: str | None, previous: str = "full") -> list[LeadRow]:
     # NO KEY UPDATE does not conflict with the KEY SHARE lock an interaction insert takes on its
     # lead, so ingestion never waits on scoring; SKIP LOCKED means a multi-row chunk never waits
     # on (or deadlocks with) an upsert: that writer marks the lead again and it is rescored next.
@@ -43,7 +50,8 @@ def load_leads(cursor, lead_ids: Sequence[int], *, lock: str | None) -> list[Lea
         "skip": " ORDER BY l.id FOR NO KEY UPDATE OF l SKIP LOCKED",
     }[lock]
     cursor.execute(
-        f"SELECT {_LEAD_COLUMNS} FROM leads_lead l LEFT JOIN leads_company c ON c.id = l.company_id"
+        f"SELECT {_LEAD_COLUMNS.format(previous=_PREVIOUS[previous])}"
+        " FROM leads_lead l LEFT JOIN leads_company c ON c.id = l.company_id"
         " WHERE l.id = ANY(%s)" + suffix,
         [list(lead_ids)],
     )
@@ -75,14 +83,30 @@ def load_leads(cursor, lead_ids: Sequence[int], *, lock: str | None) -> list[Lea
     return rows
 
 
-def load_interactions(cursor, lead_ids: Sequence[int]) -> dict[int, list[engine.InteractionFact]]:
-    cursor.execute(
-        "SELECT lead_id, id, type, occurred_at, properties FROM leads_interaction WHERE lead_id = ANY(%s)",
-        [list(lead_ids)],
-    )
-    by_lead: dict[int, list[engine.InteractionFact]] = {}
-    for lead_id, id_, type_, occurred_at, properties in cursor.fetchall():
-        by_lead.setdefault(lead_id, []).append(
-            engine.InteractionFact(id_, type_, occurred_at, as_json(properties))
+def load_interactions(
+    cursor, lead_ids: Sequence[int], *, reads: engine.InteractionReads | None = None
+) -> dict[int, list[engine.InteractionFact]]:
+    """The leads' interactions as engine facts. With ``reads`` (engine.interaction_reads of the
+    model about to score them) only what that model can see is read and decoded: the other
+    types' rows are left in the table and only the filtered types carry their properties."""
+    if reads is None:
+        cursor.execute(
+            "SELECT lead_id, id, type, occurred_at, properties FROM leads_interaction"
+            " WHERE lead_id = ANY(%s)",
+            [list(lead_ids)],
         )
+    else:
+        cursor.execute(
+            "SELECT lead_id, id, type, occurred_at,"
+            " CASE WHEN type = ANY(%s) THEN properties END FROM leads_interaction"
+            " WHERE lead_id = ANY(%s) AND type = ANY(%s)",
+            [sorted(reads.property_types), list(lead_ids), sorted(reads.types)],
+        )
+    by_lead: dict[int, list[engine.InteractionFact]] = {}
+    fact = engine.InteractionFact
+    for lead_id, id_, type_, occurred_at, properties in cursor.fetchall():
+        facts = by_lead.get(lead_id)
+        if facts is None:
+            facts = by_lead[lead_id] = []
+        facts.append(fact(id_, type_, occurred_at, as_json(properties)))
     return by_lead

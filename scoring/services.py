@@ -39,6 +39,10 @@ class ActiveModel:
     row: ScoringModel
     model: engine.ScoringModel
 
+    @property
+    def reads(self) -> engine.InteractionReads:
+        return engine.interaction_reads(self.model)
+
 
 def active_model() -> ActiveModel:
     row = ScoringModel.objects.get(status=ScoringModel.Status.ACTIVE)
@@ -75,7 +79,6 @@ def _ledger_rows(
     detailed: bool,
 ) -> list[ScoreChange]:
     """What changed since the stored explanation: one row per rule whose points moved, and a total."""
-    before, after = _contributions(row.previous), _contributions(explanation)
     common = {
         "lead_id": row.id,
         "model": model_row,
@@ -87,6 +90,7 @@ def _ledger_rows(
     }
     changes = []
     if detailed:
+        before, after = _contributions(row.previous), _contributions(explanation)
         for key in sorted(set(before) | set(after)):
             old_points = before.get(key, (0.0, "", []))[0]
             new_points, label, event_ids = after.get(key, (0.0, before.get(key, (0, "", []))[1], []))
@@ -188,7 +192,12 @@ def _score_chunk(
     now = timezone.now()
     outcome = RescoreOutcome()
     with transaction.atomic(), connection.cursor() as cursor:
-        rows = load_leads(cursor, lead_ids, lock="wait" if wait else "skip")
+        rows = load_leads(
+            cursor,
+            lead_ids,
+            lock="wait" if wait else "skip",
+            previous="full" if detailed_ledger else "summary",
+        )
         if only_marked:
             cursor.execute(
                 "SELECT id FROM leads_lead WHERE id = ANY(%s) AND needs_rescore", [[r.id for r in rows]]
@@ -198,7 +207,7 @@ def _score_chunk(
         outcome.skipped = len(lead_ids) - len(rows)
         if not rows:
             return outcome
-        events = load_interactions(cursor, [r.id for r in rows])
+        events = load_interactions(cursor, [r.id for r in rows], reads=active.reads)
         updates, ledger, promotions = [], [], []
         for row in rows:
             result = engine.score_lead(active.model, row.facts, events.get(row.id, ()), now)

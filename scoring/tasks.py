@@ -22,7 +22,6 @@ def enqueue_rescoring(lead_ids) -> None:
 @shared_task(acks_late=True, time_limit=300, soft_time_limit=280)
 def rescore_leads_task(lead_ids):
     from . import services
-
     from .predictive_services import predict_for_leads
 
     # The probability first: the scoring model may use it as an MQL criterion. Leads already

@@ -35,6 +35,7 @@ from scoring.engine import (
     compute_fit,
     default_model,
     grade_at_least,
+    interaction_reads,
     model_from_dict,
     model_to_dict,
     score_lead,
@@ -1538,3 +1539,34 @@ def test_probability_can_be_an_icp_criterion():
     model = model_from_dict(data)
     fit = compute_fit(model.icp, LeadFacts(email="a@acme.io", conversion_probability=0.7))
     assert [c.matched for c in fit.contributions if c.key == "likely"] == [True]
+
+
+@exact
+@given(
+    rules=st.lists(any_rule_st, max_size=6),
+    interactions=any_interactions_st,
+    fast_lane=st.lists(st.sampled_from(ALL_TYPES), max_size=2).map(tuple),
+    lead=any_lead_st,
+)
+def test_what_a_model_does_not_read_changes_nothing(rules, interactions, fast_lane, lead):
+    """The bulk rescore loads only engine.interaction_reads(model): the other types' interactions
+    and the properties of types no filter looks at. Scores and explanations must not change."""
+    model = ScoringModel(
+        icp=default_model().icp, rules=tuple(rules), fast_lane_types=fast_lane, fast_lane_min_grade="D"
+    )
+    reads = interaction_reads(model)
+    trimmed = [
+        InteractionFact(e.id, e.type, e.occurred_at, e.properties if e.type in reads.property_types else {})
+        for e in interactions
+        if e.type in reads.types
+    ]
+    full, lean = score_lead(model, lead, interactions, NOW), score_lead(model, lead, trimmed, NOW)
+    assert json.dumps(lean.explanation()) == json.dumps(full.explanation())
+    assert (lean.score, lean.mql, lean.mql_reason) == (full.score, full.mql, full.mql_reason)
+
+
+def test_interaction_reads_of_the_default_model():
+    reads = interaction_reads(default_model())
+    assert {"page_view", "demo_request", "contact_request", "content_download"} <= reads.types
+    assert "page_view" in reads.property_types  # /pricing and /careers filters
+    assert "demo_request" not in reads.property_types

@@ -1,3 +1,4 @@
+import json
 from datetime import timedelta
 
 import pytest
@@ -193,3 +194,53 @@ def test_an_invalid_definition_is_refused_with_its_path():
     bad = {**active.definition, "rules": [{**active.definition["rules"][0], "per": "fortnight"}]}
     with pytest.raises(ValueError, match=r"rules\[0\]\.per"):
         services.scoring_model_create_draft(name="Broken", definition=bad)
+
+
+def _activate(definition, name="Next"):
+    draft = services.scoring_model_create_draft(name=name, definition=definition)
+    job = services.scoring_model_activate(model=draft)
+    for chunk_id in services.rescore_job_plan(job_id=job.pk):
+        services.rescore_chunk_run(chunk_id=chunk_id)
+    return draft
+
+
+def test_a_stricter_model_keeps_the_mql_stage_and_records_the_drop():
+    lead_id = good_fit_lead()
+    record(lead_id, "webinar_attendance", "webinar_registration", "content_download", asset_stage="decision")
+    record(lead_id, "trial_signup")
+    tasks.sweep_marked_leads_task()
+    assert Lead.objects.get(pk=lead_id).stage == "mql"
+    active = ScoringModel.objects.get(status="active")
+    draft = _activate({**active.definition, "mql_engagement_threshold": 99})
+    lead = Lead.objects.get(pk=lead_id)
+    assert lead.stage == "mql"
+    assert lead.score_explanation["mql"] is False
+    assert lead.score_explanation["model_version"] == draft.version
+    drop = ScoreChange.objects.get(lead_id=lead_id, kind="below_mql")
+    assert (drop.cause, drop.model_id) == ("model", draft.pk)
+
+
+def test_the_bulk_rescore_scores_exactly_like_the_full_facts(time_machine):
+    """The bulk path reads only what the model can see (engine.interaction_reads); the preview
+    reads every interaction with its properties. At the same instant both must agree."""
+    time_machine.move_to(timezone.now(), tick=False)
+    ids = [good_fit_lead(f"p{i}@acme-soft.io") for i in range(4)]
+    record(ids[0], "page_view", url="/pricing")
+    record(ids[0], "page_view", url="/careers", days_ago=3)
+    record(ids[1], "content_download", asset_stage="decision")
+    record(ids[1], "fax_received", url="/pricing")  # a type no rule names
+    record(ids[2], "email_click", "email_open", days_ago=20)
+    tasks.sweep_marked_leads_task()
+    active = ScoringModel.objects.get(status="active")
+    definition = json.loads(json.dumps(active.definition))
+    for rule in definition["rules"]:
+        rule["points"] = rule["points"] * 2  # every engaged lead's score moves
+    draft = _activate(definition)
+    for lead in Lead.objects.filter(pk__in=ids):
+        stored = dict(lead.score_explanation)
+        assert stored.pop("model_version") == draft.version
+        assert stored == services.preview_lead(model=draft, lead_id=lead.pk)
+        assert (lead.score, lead.engagement_score) == (stored["score"], stored["engagement"]["score"])
+    assert Lead.objects.get(pk=ids[0]).engagement_score > 0
+    totals = ScoreChange.objects.filter(cause="model", kind="total", model=draft)
+    assert set(totals.values_list("lead_id", flat=True)) >= {ids[0], ids[1]}
