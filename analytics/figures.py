@@ -7,8 +7,10 @@ and served stale-while-revalidate:
 - fresh (younger than FRESH_FOR): served as is;
 - stale (older, but kept for at most KEEP_FOR): served as is, and one Celery task per filter set
   recomputes it in the background (a short cache lock keeps a busy page from queueing many);
-- missing (a range nobody looked at in the last hour, or the cache was flushed): computed live
-  in the request, which costs what the SQL costs (seconds at 1,000,000 leads), then cached.
+- missing (a range nobody looked at in the last hour, or the cache was flushed): the same task
+  computes it and the page says so and reloads itself until the figures are there. That costs
+  what the SQL costs (seconds at 1,000,000 leads, ~12 s for three years), but on a Celery worker:
+  a web worker (gunicorn runs few, synchronous ones) is never held for seconds by one report.
 
 Beat recomputes the default page (the last 90 days, any source) every few minutes, so the page
 most people open is always a cache hit. The page says "as of HH:MM" and has a Refresh button that
@@ -16,7 +18,8 @@ recomputes in the request. Because the cache holds the output of the very same q
 numbers are those of the live SQL at `computed_at`, never an approximation; the cost is that new
 stage changes and outcomes appear within FRESH_FOR (plus the refresh's own run time).
 
-If Redis is unreachable the page computes live, as it did before there was a cache.
+If Redis (cache and broker) is unreachable the page computes live in the request, as it did
+before there was a cache; with eager Celery (tests) the task has run by the time the page looks.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 FRESH_FOR = dt.timedelta(minutes=5)
 KEEP_FOR = 60 * 60  # seconds a computed page may be served at all (stale after FRESH_FOR)
-REFRESH_LOCK_S = 10 * 60  # one background refresh per filter set at a time (expires if lost)
+REFRESH_LOCK_S = 2 * 60  # one background refresh per filter set at a time (expires if lost)
 SOURCES_FOR = 5 * 60
 VERSION = 1  # bump when PageFigures (or a dataclass in it) changes shape: old pickles are ignored
 
@@ -110,16 +113,22 @@ def refresh(filters: Filters) -> PageFigures:
     return figures
 
 
-def _schedule_refresh(filters: Filters) -> None:
+def _schedule_refresh(filters: Filters) -> bool:
+    """Queue one refresh of these filters unless one is on its way; False if nothing could be queued."""
     from .tasks import refresh_figures_task
 
+    lock = f"{cache_key(filters)}:refreshing"
     try:
-        if cache.add(f"{cache_key(filters)}:refreshing", 1, REFRESH_LOCK_S):
-            refresh_figures_task.delay_on_commit(
+        if cache.add(lock, 1, REFRESH_LOCK_S):
+            # Not on_commit: the task only reads, there is nothing of this request to wait for.
+            refresh_figures_task.delay(
                 start=filters.start.isoformat(), end=filters.end.isoformat(), source=filters.source
             )
-    except Exception:  # noqa: BLE001 - broker or cache down: the stale copy is served, a later view retries
+        return True
+    except Exception:  # noqa: BLE001 - broker or cache down: the caller serves what it can
         logger.warning("could not schedule an analytics refresh", exc_info=True)
+        release_refresh_lock(filters)
+        return False
 
 
 def release_refresh_lock(filters: Filters) -> None:
@@ -129,11 +138,22 @@ def release_refresh_lock(filters: Filters) -> None:
         pass
 
 
-def page_figures(filters: Filters) -> Served:
-    """The figures for the page: from the cache when there, recomputed in the background when stale."""
-    cached = _get(cache_key(filters))
-    if not isinstance(cached, PageFigures) or cached.filters != filters:
-        return Served(figures=refresh(filters), state="live")
+def _cached(filters: Filters) -> PageFigures | None:
+    found = _get(cache_key(filters))
+    return found if isinstance(found, PageFigures) and found.filters == filters else None
+
+
+def page_figures(filters: Filters) -> Served | None:
+    """The figures for the page: from the cache, recomputed in the background when stale.
+
+    None when there are none yet and a worker is computing them (the page shows that it is).
+    """
+    cached = _cached(filters)
+    if cached is None:
+        if not _schedule_refresh(filters):
+            return Served(figures=refresh(filters), state="live")
+        cached = _cached(filters)  # an eager task has already run
+        return None if cached is None else Served(figures=cached, state="live")
     if timezone.now() - cached.computed_at >= FRESH_FOR:
         _schedule_refresh(filters)
         return Served(figures=cached, state="stale")

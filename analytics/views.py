@@ -24,6 +24,7 @@ from .forms import AnalyticsFilterForm
 
 CHART_ROWS = 12  # bars in a ranking chart; the table below it has them all
 HALF = 520  # width of a chart in a two-column row (drawn 1:1, so text keeps its size)
+COMPUTING_RELOAD_S = 2  # how often the "computing" page looks again
 
 
 def _pct(rate: float | None) -> str:
@@ -192,6 +193,12 @@ def analytics_home(request):
     form = AnalyticsFilterForm(request.GET or None, sources=figures.sources())
     filters = form.filters()
     served = figures.page_figures(filters=filters)
+    if served is None:  # a worker is computing this range: say so, and look again shortly
+        return render(
+            request,
+            "analytics/computing.html",
+            {"form": form, "filters": filters, "reload_s": COMPUTING_RELOAD_S},
+        )
     data = served.figures
     cohort = data.cohort
     link = Links(filters)

@@ -12,6 +12,7 @@ import time_machine
 
 from analytics.selectors import Filters
 from handoff.models import Assignment, StageChange
+from leadqual.celery import app
 from leads.models import Lead, Outcome
 from scoring.models import ScoreChange, ScoringModel
 from tests.factories import CompanyFactory, LeadFactory, UserFactory
@@ -70,6 +71,16 @@ class History:
 def _fast_passwords(settings):
     # Every test here logs users in; PBKDF2 would make user creation most of the run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _eager_refreshes():
+    # The page has its figures computed by a Celery task (analytics/figures.py); run it inline,
+    # as a worker would, so a first view shows figures. test_freshness.py covers the queue.
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
 
 
 @pytest.fixture
