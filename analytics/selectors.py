@@ -117,15 +117,19 @@ def _hours(value) -> float | None:
 # --------------------------------------------------------------------------------------------
 
 
-def _journey_cte(filters: Filters, *, rules: bool = True) -> str:
+def _journey_cte(filters: Filters, *, rules: bool = True, lead: bool = True) -> str:
     """`journey`: one row per lead that became an MQL in the range, with the stages it reached.
 
     "Became an MQL" is a change *into* mql: the hand-off (mql → mql) is not a new MQL. A lead
     that became an MQL twice in the range counts once, from its first time; "reached" means any
     change to that stage at or after that moment. `rules=False` leaves out the scoring rules (the
-    drill-downs that do not need them skip reading ~3 KB of explanation per lead).
+    drill-downs that do not need them skip reading ~3 KB of explanation per lead); `lead=False`
+    leaves out the lead's columns, and then, without a source filter, the lead table altogether
+    (every change has its lead: the foreign key cascades), which is most of a funnel drill-down.
     """
     rules_column = "l.score_explanation -> 'engagement' -> 'rules'" if rules else "NULL::jsonb"
+    lead_columns = "l.source, l.utm_campaign, l.fit_grade, l.company_id," if lead else ""
+    lead_join = f"JOIN {LEAD} l ON l.id = c.lead_id {_source(filters)}" if lead or filters.source else ""
     return f"""
     cohort AS (
         SELECT sc.lead_id, MIN(sc.created_at) AS mql_at
@@ -149,14 +153,14 @@ def _journey_cte(filters: Filters, *, rules: bool = True) -> str:
         GROUP BY c.lead_id
     ),
     journey AS MATERIALIZED (  -- read twice by the cohort query; also a fence for the JSON
-        SELECT c.lead_id, c.mql_at, l.source, l.utm_campaign, l.fit_grade, l.company_id,
+        SELECT c.lead_id, c.mql_at, {lead_columns}
                {rules_column} AS rules,
                COALESCE(r.r_sal, false) AS reached_sal,
                COALESCE(r.r_sql, false) AS reached_sql,
                COALESCE(r.r_opportunity, false) AS reached_opportunity,
                COALESCE(r.r_customer, false) AS reached_customer
         FROM cohort c
-        JOIN {LEAD} l ON l.id = c.lead_id {_source(filters)}
+        {lead_join}
         LEFT JOIN reached r ON r.lead_id = c.lead_id
     )"""
 
@@ -286,7 +290,7 @@ def _funnel_drill(filters: Filters, key: str, converted: bool) -> tuple[str, dic
     if key not in FUNNEL_STAGES:
         raise UnknownFigure(key)
     where = "TRUE" if key == "mql" else f"j.reached_{key}"
-    sql = f"""WITH {_journey_cte(filters, rules=False)}
+    sql = f"""WITH {_journey_cte(filters, rules=False, lead=False)}
         SELECT j.lead_id, j.mql_at AS at, 'became MQL' AS info FROM journey j WHERE {where}"""
     label = "MQLs of the range" if key == "mql" else f"MQLs of the range that reached {Stage(key).label}"
     return sql, {}, label
