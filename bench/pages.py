@@ -55,7 +55,7 @@ PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.exe
 HOST = "127.0.0.1"
 DATA_VERSION = 3  # bump when pages_data changes the shape of what it loads
 QUEUE_TARGET_MS, LEAD_TARGET_MS = 150.0, 100.0
-OTHER_BENCH = r"bench/(ingest|scoring)\.py"
+OTHER_BENCH = r"bench/(ingest|scoring|analytics)\.py"
 SEARCH_TERM = "Schw"  # a mid-frequency surname prefix (Schwarz, ~0.3 % of leads)
 SEARCH_NO_MATCH = "Qzx"
 
