@@ -1,7 +1,8 @@
 from django.conf import settings
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 
 from .vocabulary import FitGrade, InteractionType, Seniority, Stage
 
@@ -25,6 +26,10 @@ class Company(models.Model):
                 condition=Q(domain__isnull=True) | Q(domain=Lower("domain")),
                 name="company_domain_lowercase",
             ),
+        ]
+        indexes = [
+            # Lead search by company name prefix.
+            models.Index(OpClass(Upper("name"), name="text_pattern_ops"), name="company_name_prefix"),
         ]
 
     def __str__(self) -> str:
@@ -120,6 +125,17 @@ class Lead(models.Model):
                 fields=["fit_grade", "source"],
                 include=["id"],
                 name="lead_mql_queue_facets",
+                condition=MQL_QUEUE,
+            ),
+            # Searching the queue by name prefix (istartswith is UPPER(...) LIKE 'X%').
+            models.Index(
+                OpClass(Upper("first_name"), name="text_pattern_ops"),
+                name="lead_mql_queue_first_name",
+                condition=MQL_QUEUE,
+            ),
+            models.Index(
+                OpClass(Upper("last_name"), name="text_pattern_ops"),
+                name="lead_mql_queue_last_name",
                 condition=MQL_QUEUE,
             ),
             models.Index(fields=["owner", "sla_due_at"], name="lead_owner_sla", condition=Q(stage="mql")),

@@ -11,7 +11,7 @@ from django.utils import timezone
 from handoff import selectors
 from handoff.views import PAGE_SIZE
 from leads.models import Lead
-from tests.factories import LeadFactory
+from tests.factories import CompanyFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -135,3 +135,27 @@ def test_the_inbox_pages_a_large_backlog_and_counts_all_of_it(client, sdr, djang
     sals_2 = client.get("/queues/sales/?page=2&sals_page=2").content.decode()
     assert sals_2.count("BANT call for") == 2
     assert {s.email for s in sals} >= set(re.findall(r"BANT call for (\S+)</a>", sals_2))
+
+
+@pytest.mark.parametrize(
+    "q, expected",
+    [
+        ("zor", {"zora@a.io"}),  # first name prefix, any case
+        ("KOV", {"zora@a.io", "ivan@b.io"}),  # last name prefix
+        ("globex", {"carl@c.io"}),  # company name prefix
+        ("ivan@", {"ivan@b.io"}),  # an e-mail address
+        ("Ivan@B.io", {"ivan@b.io"}),
+        ("qzx", set()),
+        ("ora", set()),  # a prefix search, not a substring search
+    ],
+)
+def test_queue_search_by_name_company_or_email_prefix(client, marketer, q, expected):
+    globex = CompanyFactory(name="Globex Corp")
+    LeadFactory(stage="mql", first_name="Zora", last_name="Kovacs", email="zora@a.io")
+    LeadFactory(stage="mql", first_name="Ivan", last_name="Kovalenko", email="ivan@b.io")
+    LeadFactory(stage="mql", first_name="Carl", last_name="Berg", email="carl@c.io", company=globex)
+    LeadFactory(stage="sal", first_name="Zoran", company=globex, email="zoran@d.io")  # not queued
+    client.force_login(marketer)
+    html = client.get("/queues/mql/", {"q": q}).content.decode()
+    shown = {email for email in ("zora@a.io", "ivan@b.io", "carl@c.io", "zoran@d.io") if email in html}
+    assert shown == expected
