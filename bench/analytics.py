@@ -145,17 +145,7 @@ def load(args, users: dict) -> dict:
     import pages_data
 
     conn = pages.pg(args, args.db)
-    # At nice 19 (this process and its backend): a benchmark of someone else keeps its CPU.
-    with conn.cursor() as cur:
-        cur.execute("SELECT pg_backend_pid()")
-        backend = cur.fetchone()[0]
-        cur.execute("SET max_parallel_maintenance_workers = 0")
-    conn.commit()
-    for pid in (os.getpid(), backend):
-        try:
-            os.setpriority(os.PRIO_PROCESS, pid, 19)
-        except OSError as exc:
-            log(f"could not renice pid {pid}: {exc}")
+    pages.nice_load(conn)
     stats = pages_data.load(
         conn,
         leads=args.leads,

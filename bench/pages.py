@@ -77,6 +77,21 @@ def pg(args, db: str):
     return psycopg2.connect(dsn(args, db))
 
 
+def nice_load(conn) -> None:
+    """Run a load at nice 19 (this process and the connection's PostgreSQL backend, no parallel
+    index workers), so benchmarks of others that may be running keep the CPU they need."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        backend = cur.fetchone()[0]
+        cur.execute("SET max_parallel_maintenance_workers = 0")
+    conn.commit()
+    for pid in (os.getpid(), backend):
+        try:
+            os.setpriority(os.PRIO_PROCESS, pid, 19)
+        except OSError as exc:
+            log(f"could not renice pid {pid}: {exc}")
+
+
 def db_exists(args) -> bool:
     with pg(args, "postgres") as c, c.cursor() as cur:
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [args.db])
@@ -696,18 +711,7 @@ def main() -> int:
             manage(env, "migrate", "--noinput")
             users = json.loads(inproc(env, "setup-users", password))
             conn = pg(args, args.db)
-            # The load runs at nice 19 (this process and its PostgreSQL backend, no parallel
-            # index workers): benchmarks of others that may be running keep the CPU they need.
-            with conn.cursor() as cur:
-                cur.execute("SELECT pg_backend_pid()")
-                backend = cur.fetchone()[0]
-                cur.execute("SET max_parallel_maintenance_workers = 0")
-            conn.commit()
-            for pid in (os.getpid(), backend):
-                try:
-                    os.setpriority(os.PRIO_PROCESS, pid, 19)
-                except OSError as exc:
-                    log(f"could not renice pid {pid}: {exc}")
+            nice_load(conn)
             stats = pages_data.load(
                 conn,
                 leads=args.leads,
