@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -38,9 +39,12 @@ def _queue_filters(form: QueueFilterForm) -> selectors.QueueFilters:
     )
 
 
+MAX_PAGE = 10_000  # 500,000 rows deep; beyond that a filter finds a lead faster than paging
+
+
 def _page_number(request, key: str = "page") -> int:
     try:
-        return max(1, int(request.GET.get(key, 1)))
+        return min(max(1, int(request.GET.get(key, 1))), MAX_PAGE)
     except ValueError:
         return 1
 
@@ -131,8 +135,10 @@ def _sla_left(lead, now, schedules):
 
 def _inbox_context(request):
     now = timezone.now()
-    page = _page_number(request)
-    sals_page = _page_number(request, "sals_page")
+    counts = selectors.sdr_inbox_counts(user=request.user, now=now)
+    # A page past the end (the SDR worked the last page down, or an old link) shows the last one.
+    page = min(_page_number(request), _last_page(counts.waiting))
+    sals_page = min(_page_number(request, "sals_page"), _last_page(counts.sals))
     waiting, waiting_more = selectors.queue_page(
         selectors.sdr_waiting(user=request.user), page=page, size=PAGE_SIZE
     )
@@ -147,9 +153,10 @@ def _inbox_context(request):
         lead.reasons = selectors.top_reasons(lead)
     query = request.GET.copy()
     return {
+        "query": query.urlencode(),
         "waiting": waiting,
         "sals": sals,
-        "counts": selectors.sdr_inbox_counts(user=request.user, now=now),
+        "counts": counts,
         "page": page,
         "sals_page": sals_page,
         "waiting_pages": _pager(query, "page", page, waiting_more),
@@ -157,6 +164,10 @@ def _inbox_context(request):
         "reject_form": RejectForm(),
         "reject_reasons": lifecycle.REJECT_REASONS,
     }
+
+
+def _last_page(total: int) -> int:
+    return max(1, -(-total // PAGE_SIZE))
 
 
 def _pager(query, key: str, page: int, has_next: bool) -> dict:
@@ -217,7 +228,13 @@ def inbox_action(request, pk):
         messages.error(request, error)
     else:
         messages.success(request, f"{'Accepted' if action == 'accept' else 'Rejected'} {lead.email}.")
-    return redirect("sales-queue")
+    # Back to the pages the SDR was on (only the inbox's own page parameters are kept).
+    back = QueryDict(mutable=True)
+    shown = QueryDict(request.POST.get("query", ""))
+    for key in ("page", "sals_page"):
+        if shown.get(key, "").isdigit():
+            back[key] = shown[key]
+    return redirect(f"{reverse('sales-queue')}?{back.urlencode()}" if back else reverse("sales-queue"))
 
 
 def _bant_context(lead, form, policy_result=None):

@@ -89,11 +89,13 @@ def load_interactions(
 ) -> dict[int, list[engine.InteractionFact]]:
     """The leads' interactions as engine facts. With ``reads`` (engine.interaction_reads of the
     model about to score them) only what that model can see is read and decoded: the other
-    types' rows are left in the table and only the filtered types carry their properties."""
+    types' rows are left in the table and only the filtered types carry their properties.
+    Each lead's facts come in id order, so the engine adds points up in the same order whichever
+    plan PostgreSQL picks."""
     if reads is None:
         cursor.execute(
             "SELECT lead_id, id, type, occurred_at, properties FROM leads_interaction"
-            " WHERE lead_id = ANY(%s)",
+            " WHERE lead_id = ANY(%s) ORDER BY lead_id, id",
             [list(lead_ids)],
         )
     else:
@@ -103,7 +105,7 @@ def load_interactions(
             "SELECT lead_id, id, type,"
             " (extract(epoch FROM occurred_at) * 1000000)::int8,"
             " CASE WHEN type = ANY(%s) THEN properties END FROM leads_interaction"
-            " WHERE lead_id = ANY(%s) AND type = ANY(%s)",
+            " WHERE lead_id = ANY(%s) AND type = ANY(%s) ORDER BY lead_id, id",
             [sorted(reads.property_types), list(lead_ids), sorted(reads.types)],
         )
         return _facts_by_lead(cursor.fetchall(), lambda us: _EPOCH + timedelta(microseconds=us))

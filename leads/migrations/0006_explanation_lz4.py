@@ -10,6 +10,9 @@ from django.db import migrations
 LZ4 = """
 DO $$
 BEGIN
+    -- The ALTER takes a brief exclusive lock: fail after 10 s (run the migration again) rather
+    -- than queue every read and write of leads behind a long-running rescore chunk.
+    PERFORM set_config('lock_timeout', '10s', true);
     ALTER TABLE leads_lead ALTER COLUMN score_explanation SET COMPRESSION lz4;
 EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
     RAISE NOTICE 'lz4 is not available on this server; score explanations stay pglz';

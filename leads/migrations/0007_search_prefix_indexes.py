@@ -3,7 +3,7 @@
 import django.contrib.postgres.indexes
 import django.db.models.functions.text
 from django.conf import settings
-from django.contrib.postgres.operations import AddIndexConcurrently
+from leads.migration_operations import AddIndexConcurrentlyRetryable
 from django.db import migrations, models
 
 
@@ -16,15 +16,15 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        AddIndexConcurrently(
+        AddIndexConcurrentlyRetryable(
             model_name='company',
             index=models.Index(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper('name'), name='text_pattern_ops'), name='company_name_prefix'),
         ),
-        AddIndexConcurrently(
+        AddIndexConcurrentlyRetryable(
             model_name='lead',
             index=models.Index(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper('first_name'), name='text_pattern_ops'), condition=models.Q(('handed_off_at__isnull', True), ('stage', 'mql')), name='lead_mql_queue_first_name'),
         ),
-        AddIndexConcurrently(
+        AddIndexConcurrentlyRetryable(
             model_name='lead',
             index=models.Index(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper('last_name'), name='text_pattern_ops'), condition=models.Q(('handed_off_at__isnull', True), ('stage', 'mql')), name='lead_mql_queue_last_name'),
         ),

@@ -91,12 +91,21 @@ def test_facets_count_the_whole_queue_per_grade_and_list_its_sources(queue):
     assert "partner" not in facets.sources
 
 
-def test_a_page_past_the_end_is_empty_not_an_error(client, marketer, queue):
+def test_a_page_past_the_end_says_so_and_leads_back(client, marketer, queue):
     client.force_login(marketer)
-    response = client.get("/queues/mql/?page=99")
-    assert response.status_code == 200
-    assert ROW_ID.findall(response.content.decode()) == []
-    assert "No MQLs match" in response.content.decode()
+    html = client.get("/queues/mql/?sort=age&page=99").content.decode()
+    assert ROW_ID.findall(html) == []
+    assert "No more MQLs past page 98" in html and "No MQLs match" not in html
+    assert 'href="?sort=age">Back to the first page' in html
+    assert "← Previous" in html
+
+
+@pytest.mark.parametrize(
+    "url", ["/queues/mql/?page=99999999999999999999", "/queues/sales/?sals_page=9" + "9" * 30]
+)
+def test_an_absurd_page_number_is_not_an_error(client, marketer, sdr, url):
+    client.force_login(sdr if "sales" in url else marketer)
+    assert client.get(url).status_code == 200
 
 
 def _hand_off(sdr, n: int, *, overdue: int = 0):
@@ -159,3 +168,34 @@ def test_queue_search_by_name_company_or_email_prefix(client, marketer, q, expec
     html = client.get("/queues/mql/", {"q": q}).content.decode()
     shown = {email for email in ("zora@a.io", "ivan@b.io", "carl@c.io", "zoran@d.io") if email in html}
     assert shown == expected
+
+
+def test_each_inbox_list_pages_on_its_own_and_keeps_the_others_page(client, sdr):
+    _hand_off(sdr, 2 * PAGE_SIZE + 3)
+    LeadFactory.create_batch(2 * PAGE_SIZE + 1, stage="sal", owner=sdr, stage_changed_at=timezone.now())
+    client.force_login(sdr)
+    html = client.get("/queues/sales/?page=2&sals_page=2").content.decode().replace("&amp;", "&")
+    for link in ("?page=1&sals_page=2", "?page=3&sals_page=2", "?page=2&sals_page=1", "?page=2&sals_page=3"):
+        assert f'href="{link}"' in html, link
+
+
+def test_a_page_past_the_end_of_the_inbox_shows_the_last_page(client, sdr):
+    waiting = sorted(_hand_off(sdr, PAGE_SIZE + 4), key=lambda lead: lead.sla_due_at)
+    client.force_login(sdr)
+    html = client.get("/queues/sales/?page=7").content.decode()
+    assert html.count("Accept lead") == 4
+    assert f"Accept {waiting[-1].email}" in html
+    assert "← Previous" in html and "Page 2" in html
+
+
+def test_accepting_without_javascript_returns_to_the_same_page(client, sdr):
+    waiting = sorted(_hand_off(sdr, PAGE_SIZE + 4), key=lambda lead: lead.sla_due_at)
+    client.force_login(sdr)
+    lead = waiting[-1]
+    response = client.post(
+        f"/queues/sales/{lead.pk}/",
+        {"action": "accept", "expected_stage": "mql", "query": "page=2&q=ignored"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/queues/sales/?page=2"
+    assert Lead.objects.get(pk=lead.pk).stage == "sal"

@@ -1,12 +1,12 @@
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
 from handoff.models import StageChange
 from leads import services as lead_services
-from leads.models import Lead
+from leads.models import Interaction, Lead
 from scoring import services, tasks
 from scoring.models import ScoreChange, ScoringModel
 
@@ -244,3 +244,40 @@ def test_the_bulk_rescore_scores_exactly_like_the_full_facts(time_machine):
     assert Lead.objects.get(pk=ids[0]).engagement_score > 0
     totals = ScoreChange.objects.filter(cause="model", kind="total", model=draft)
     assert set(totals.values_list("lead_id", flat=True)) >= {ids[0], ids[1]}
+
+
+def test_a_full_rescore_writes_the_first_total_of_a_never_scored_lead_even_at_zero():
+    """The bulk path reads only a summary of the stored explanation; "never scored" must still
+    be told from "scored before", or a new lead's first ledger row would be lost at score 0."""
+    lead = Lead.objects.create(email="nobody@gmail.com", needs_rescore=False)
+    active = ScoringModel.objects.get(status="active")
+    assert services.preview_lead(model=active, lead_id=lead.pk)["score"] == 0
+    draft = _activate({**active.definition, "mql_engagement_threshold": 61})
+    first = ScoreChange.objects.filter(lead_id=lead.pk, kind="total", model=draft)
+    assert [(c.points, c.value_after) for c in first] == [(0, 0)]
+    _activate({**active.definition, "mql_engagement_threshold": 62}, name="Again")
+    assert ScoreChange.objects.filter(lead_id=lead.pk, kind="total").count() == 1  # nothing changed
+
+
+def test_the_lean_interaction_loader_keeps_every_timestamp_exact():
+    from django.db import connection
+
+    from scoring import engine
+    from scoring.facts import load_interactions
+
+    lead_id = good_fit_lead()
+    moments = [
+        datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(1900, 1, 1, tzinfo=UTC),
+        datetime(2026, 12, 1, 9, 30, 0, 123_457, tzinfo=UTC),
+        datetime(2031, 2, 28, 23, 59, 59, 1, tzinfo=UTC),
+    ]
+    for i, when in enumerate(moments):
+        Interaction.objects.create(lead_id=lead_id, type="page_view", occurred_at=when, external_id=f"t{i}")
+    reads = engine.interaction_reads(services.active_model().model)
+    with connection.cursor() as cursor:
+        full = load_interactions(cursor, [lead_id])[lead_id]
+        lean = load_interactions(cursor, [lead_id], reads=reads)[lead_id]
+    assert [(f.id, f.occurred_at) for f in lean] == [(f.id, f.occurred_at) for f in full]
+    assert sorted(f.occurred_at for f in lean) == sorted(moments)
+    assert all(f.occurred_at.tzinfo is UTC for f in lean)
