@@ -526,6 +526,30 @@ def next_definition(active_def: dict, label: str) -> tuple[dict, float]:
     return definition, new
 
 
+def wait_for_vacuum(conn, label: str, appear_s: float = 15, finish_s: float = 600) -> float | None:
+    """The job queues VACUUM (ANALYZE) leads_lead when it is done (scoring/services.py); wait for
+    it and return how long it ran (None if it never showed up), so it is reported, not hidden."""
+    sql = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND query ILIKE 'VACUUM%%leads_lead%%' AND state = 'active'"
+    )
+    t0 = time.time()
+    seen = None
+    with conn.cursor() as cur:
+        while time.time() - t0 < appear_s + finish_s:
+            cur.execute(sql)
+            running = cur.fetchone()[0] > 0
+            conn.commit()
+            if running and seen is None:
+                seen = time.time()
+            if not running and (seen is not None or time.time() - t0 > appear_s):
+                break
+            time.sleep(0.2)
+    took = round(time.time() - seen, 1) if seen else None
+    log(f"rescore[{label}]: VACUUM of leads after the job: {took} s")
+    return took
+
+
 def run_rescore(args, env, app, results_dir: Path, stamp: str, label: str) -> dict:
     from django.db import connections
 
@@ -667,6 +691,8 @@ def run_rescore(args, env, app, results_dir: Path, stamp: str, label: str) -> di
         )
         if profiler:
             res["profile"] = profiler.finish()
+        if status == "done":
+            res["vacuum_after_s"] = wait_for_vacuum(conn, label)
 
         # Correctness: every lead carries the new model's explanation, none is left marked.
         with conn.cursor() as cur:
@@ -1153,6 +1179,12 @@ def markdown(res: dict) -> str:
             f" {rs.get('postgres_bench_db_backends_cpu_s_lower_bound')};"
             f" worker main process RSS {rs['main_rss_mib']} MiB."
         )
+        if "vacuum_after_s" in rs:
+            lines.append("")
+            lines.append(
+                f"Then VACUUM (ANALYZE) of leads, queued by the finished job: {rs['vacuum_after_s']} s"
+                " (not in the seconds above; the next rescore starts on a vacuumed table)."
+            )
         curve = curve_summary(rs["curve"])
         if curve:
             lines.append("")

@@ -382,9 +382,28 @@ def rescore_job_plan(*, job_id: int, chunk: int | None = None) -> list[int]:
 
 
 def _finish_job_if_complete(job_id: int) -> None:
-    RescoreJob.objects.filter(pk=job_id, status=RescoreJob.Status.RUNNING).exclude(
-        chunks__done_at__isnull=True
-    ).update(status=RescoreJob.Status.DONE, finished_at=timezone.now())
+    finished = (
+        RescoreJob.objects.filter(pk=job_id, status=RescoreJob.Status.RUNNING)
+        .exclude(chunks__done_at__isnull=True)
+        .update(status=RescoreJob.Status.DONE, finished_at=timezone.now())
+    )
+    if finished:
+        from .tasks import vacuum_leads_task
+
+        transaction.on_commit(vacuum_leads_task.delay)
+
+
+def vacuum_leads() -> None:
+    """VACUUM (ANALYZE) the leads table: a full rescore leaves a dead row version for every lead.
+
+    Autovacuum would get there in its own time (and some servers run without it); done right
+    after the job, the space is reused by the next writes and the planner sees fresh statistics.
+    On the bench machine a rescore of 1M leads on an unvacuumed table took 300 s against 264 s
+    after a VACUUM (bench/README.md, Scoring)."""
+    if connection.in_atomic_block:
+        raise RuntimeError("VACUUM cannot run inside a transaction")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE) leads_lead")
 
 
 def rescore_chunk_run(*, chunk_id: int) -> int:

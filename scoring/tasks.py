@@ -57,6 +57,14 @@ def rescore_chunk_task(chunk_id):
 
 
 @shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)
+def vacuum_leads_task():
+    """After a full rescore (queued when its job is done)."""
+    from . import services
+
+    services.vacuum_leads()
+
+
+@shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)
 def apply_decay_task():
     from . import services
 

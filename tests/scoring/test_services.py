@@ -2,6 +2,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from handoff.models import StageChange
@@ -281,3 +282,32 @@ def test_the_lean_interaction_loader_keeps_every_timestamp_exact():
     assert [(f.id, f.occurred_at) for f in lean] == [(f.id, f.occurred_at) for f in full]
     assert sorted(f.occurred_at for f in lean) == sorted(moments)
     assert all(f.occurred_at.tzinfo is UTC for f in lean)
+
+
+def test_a_finished_rescore_job_queues_a_vacuum_of_leads(monkeypatch, django_capture_on_commit_callbacks):
+    queued = []
+    monkeypatch.setattr(tasks.vacuum_leads_task, "delay", lambda: queued.append("vacuum"))
+    good_fit_lead()
+    active = ScoringModel.objects.get(status="active")
+    draft = services.scoring_model_create_draft(name="v", definition=active.definition)
+    job = services.scoring_model_activate(model=draft)
+    chunk_ids = services.rescore_job_plan(job_id=job.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        for chunk_id in chunk_ids:
+            services.rescore_chunk_run(chunk_id=chunk_id)
+        services.rescore_chunk_run(chunk_id=chunk_ids[0])  # a redelivered chunk: no second vacuum
+    assert queued == ["vacuum"]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_vacuum_leads_refreshes_the_planner_statistics():
+    from django.db import connection
+
+    for i in range(12):
+        Lead.objects.create(email=f"v{i}@acme-soft.io")
+    services.vacuum_leads()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'leads_lead'")
+        assert cursor.fetchone()[0] == Lead.objects.count()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.vacuum_leads()
