@@ -398,7 +398,7 @@ def vacuum_leads() -> None:
 
     Autovacuum would get there in its own time (and some servers run without it); done right
     after the job, the space is reused by the next writes and the planner sees fresh statistics.
-    On the bench machine a rescore of 1M leads on an unvacuumed table took 300 s against 264 s
+    On the bench machine a rescore of 1M leads on an unvacuumed table took 300 s against 271 s
     after a VACUUM (bench/README.md, Scoring)."""
     if connection.in_atomic_block:
         raise RuntimeError("VACUUM cannot run inside a transaction")
