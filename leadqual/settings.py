@@ -4,7 +4,6 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
-from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -14,16 +13,16 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 INSECURE_DEFAULT_SECRET = "django-insecure-leadqual-local-only"
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=INSECURE_DEFAULT_SECRET)
-# A deployment (DEBUG off) must bring its own secret: sessions and API keys depend on it.
-if (
-    not DEBUG
-    and SECRET_KEY == INSECURE_DEFAULT_SECRET
-    and not env.bool("LEADQUAL_ALLOW_INSECURE_SECRET", default=False)
-):
-    raise ImproperlyConfigured(
-        "DJANGO_SECRET_KEY is not set. Set it to a long random value (or DJANGO_DEBUG=1 for local work)."
-    )
+# A deployment (DEBUG off) must bring its own secret: sessions and signed values depend on it.
+# Without one the key is left empty: commands that do not sign anything (makemigrations, check)
+# still run, while anything that would sign fails, and the web and Celery processes refuse to
+# start (leadqual.secret.require_secret_key, called by wsgi.py and celery.py).
+SECRET_KEY = env.str(
+    "DJANGO_SECRET_KEY",
+    default=INSECURE_DEFAULT_SECRET
+    if DEBUG or env.bool("LEADQUAL_ALLOW_INSECURE_SECRET", default=False)
+    else "",
+)
 
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"]
