@@ -50,6 +50,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
 
+import harness  # noqa: E402 - bench/harness.py: port, gunicorn, other benchmarks
 import pages  # noqa: E402 - bench/pages.py: database, gunicorn and HTTP helpers (reused as is)
 
 DATA_VERSION = 1  # bump when the load below changes shape
@@ -65,9 +66,7 @@ pages.log = log
 
 
 def others_running() -> list[str]:
-    p = subprocess.run(["pgrep", "-af", OTHER_BENCH], capture_output=True, text=True)
-    me = {os.getpid(), os.getppid()}
-    return [ln for ln in p.stdout.splitlines() if ln and int(ln.split()[0]) not in me]
+    return harness.others_running(OTHER_BENCH)
 
 
 def wait_quiet(max_wait_s: float, poll_s: float = 30) -> dict:

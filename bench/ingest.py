@@ -27,7 +27,6 @@ import platform
 import random
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -44,7 +43,9 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
+import harness  # noqa: E402 - bench/harness.py: port, gunicorn, other benchmarks
 import ingest_data as datagen  # noqa: E402
+from harness import free_port  # noqa: E402
 
 from leads.enrichment import (  # noqa: E402 - pure functions, no Django needed
     PERSONAL_EMAIL_DOMAINS,
@@ -587,65 +588,12 @@ def copy_compare(conn, lead_items, interaction_items, source: str, preload_max_i
 # --------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 def start_gunicorn(args, env, port: int, logfile: Path) -> subprocess.Popen:
-    cmd = [
-        str(VENV_BIN / "gunicorn"),
-        "leadqual.wsgi",
-        "-b",
-        f"{HOST}:{port}",
-        "-w",
-        str(args.workers),
-        "--threads",
-        str(args.threads),
-        "--worker-class",
-        "gthread" if args.threads > 1 else "sync",
-        "--timeout",
-        "120",
-        "--keep-alive",
-        "5",
-        "--log-level",
-        "warning",
-    ]
-    log(f"gunicorn: {' '.join(cmd[1:])}")
-    fh = open(logfile, "w")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {proc.returncode}; see {logfile}")
-        try:
-            c = http.client.HTTPConnection(HOST, port, timeout=2)
-            c.request("GET", "/healthz/")
-            if c.getresponse().status == 200:
-                c.close()
-                # wait until every worker has booted
-                while len(psutil.Process(proc.pid).children()) < args.workers:
-                    time.sleep(0.1)
-                return proc
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("gunicorn did not come up within 60 s")
+    return harness.start_gunicorn(env, port, logfile, workers=args.workers, threads=args.threads, log=log)
 
 
 def stop_process(proc: subprocess.Popen | None, name: str) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        log(f"{name} did not stop on SIGTERM, killing pid {proc.pid}")
-        proc.kill()
-        proc.wait(10)
+    harness.stop_process(proc, name, log=log)
 
 
 def wait_for_quiet(meter: CpuMeter, max_wait: float, max_cores: float) -> dict:

@@ -30,8 +30,6 @@ import platform
 import random
 import re
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +47,9 @@ ROOT = BENCH.parent
 # ROOT first: bench/scoring.py must not shadow the scoring package.
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
+
+import harness  # noqa: E402 - bench/harness.py: port, gunicorn, other benchmarks
+from harness import free_port, stop_process  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"
 PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
@@ -240,64 +241,12 @@ def inproc(env, *argv, timeout=1800) -> str:
     return p.stdout
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 def start_gunicorn(args, env, port: int, logfile: Path) -> subprocess.Popen:
-    cmd = [
-        str(VENV_BIN / "gunicorn"),
-        "leadqual.wsgi",
-        "-b",
-        f"{HOST}:{port}",
-        "-w",
-        str(args.workers),
-        "--timeout",
-        "120",
-        "--log-level",
-        "warning",
-    ]
-    log(f"gunicorn: {' '.join(cmd[1:])}")
-    fh = open(logfile, "w")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {proc.returncode}; see {logfile}")
-        try:
-            c = http.client.HTTPConnection(HOST, port, timeout=2)
-            c.request("GET", "/healthz/")
-            if c.getresponse().status == 200:
-                c.close()
-                t = time.time() + 30
-                while len(psutil.Process(proc.pid).children()) < args.workers and time.time() < t:
-                    time.sleep(0.1)
-                return proc
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("gunicorn did not come up within 60 s")
-
-
-def stop_process(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
+    return harness.start_gunicorn(env, port, logfile, workers=args.workers, log=log)
 
 
 def others_running() -> list[str]:
-    p = subprocess.run(["pgrep", "-af", OTHER_BENCH], capture_output=True, text=True)
-    me = {os.getpid(), os.getppid()}
-    return [ln for ln in p.stdout.splitlines() if ln and int(ln.split()[0]) not in me]
+    return harness.others_running(OTHER_BENCH)
 
 
 def wait_for_others(max_wait_s: float, poll_s: float = 30) -> dict:

@@ -47,7 +47,7 @@ sys.path.insert(0, str(BENCH.parent))
 
 import joblib  # noqa: E402
 
-from scoring import predictive  # noqa: E402
+from scoring import engine, predictive  # noqa: E402
 
 INDUSTRIES = [
     "software",
@@ -73,25 +73,7 @@ SOURCES = [
     "direct",
 ]
 MEDIUMS = ["", "cpc", "email", "social", "display", "affiliate"]
-TYPES = [
-    "page_view",
-    "pricing_page_view",
-    "content_download",
-    "webinar_registration",
-    "webinar_attendance",
-    "email_open",
-    "email_click",
-    "form_submission",
-    "newsletter_signup",
-    "demo_request",
-    "contact_request",
-    "trial_signup",
-    "ad_click",
-    "cart_add",
-    "social_engagement",
-    "unsubscribe",
-    "bounce",
-]
+TYPES = list(engine.INTERACTION_TYPES)
 RATES = {
     t: r
     for t, r in zip(

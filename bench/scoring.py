@@ -45,8 +45,6 @@ import random
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -63,8 +61,10 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
+import harness  # noqa: E402 - bench/harness.py: port, gunicorn, other benchmarks
 import scoring_data  # noqa: E402
 import scoring_profile  # noqa: E402
+from harness import free_port  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"
 PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
@@ -214,19 +214,14 @@ OTHER_BENCH = re.compile(r"bench/(?!scoring)[a-z_]+\.py")
 
 def others_running() -> list[str]:
     """Other benchmarks (bench/ingest.py, bench/pages.py, ...) running on this machine."""
-    out = subprocess.run(["pgrep", "-af", "bench/"], capture_output=True, text=True)
-    me = {os.getpid(), os.getppid()}
-    return [
-        line
-        for line in out.stdout.splitlines()
-        if line.strip()
-        and int(line.split()[0]) not in me
-        and "pgrep" not in line
-        and OTHER_BENCH.search(line)
-    ]
+    return harness.others_running(OTHER_BENCH.pattern)
 
 
 WAITS: list[dict] = []
+
+
+def stop_process(proc: subprocess.Popen | None, name: str, timeout: float = 30) -> None:
+    harness.stop_process(proc, name, timeout, log=log)
 
 
 def wait_for_others(args, what: str) -> None:
@@ -308,63 +303,6 @@ class Worker:
     def stop(self) -> None:
         stop_process(self.proc, "celery worker")
         self.log.close()
-
-
-def stop_process(proc: subprocess.Popen | None, name: str, timeout: float = 30) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)  # its own session: the process and its children only
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        log(f"{name} did not stop in {timeout} s; SIGKILL")
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(env, port: int, logfile: Path, workers: int) -> subprocess.Popen:
-    cmd = [
-        str(VENV_BIN / "gunicorn"),
-        "leadqual.wsgi",
-        "-b",
-        f"{HOST}:{port}",
-        "-w",
-        str(workers),
-        "--access-logfile",
-        "-",
-        "--log-level",
-        "warning",
-    ]
-    log(f"gunicorn: {' '.join(cmd[1:])}")
-    out = open(logfile, "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out, start_new_session=True
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {proc.returncode}; see {logfile}")
-        try:
-            c = http.client.HTTPConnection(HOST, port, timeout=5)
-            c.request("GET", "/api/v1/schema/")
-            c.getresponse().read()
-            c.close()
-            return proc
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("gunicorn did not come up within 60 s")
 
 
 def proc_cpu(procs) -> dict[int, float]:
@@ -861,7 +799,9 @@ def run_latency(args, env, app, results_dir: Path, stamp: str) -> dict:
     api_key = manage(env, "create_api_key", f"bench-scoring-{stamp}").strip().splitlines()[-1]
 
     port = args.port or free_port()
-    gunicorn = start_gunicorn(env, port, results_dir / f"scoring-gunicorn-{stamp}.log", args.gunicorn_workers)
+    gunicorn = harness.start_gunicorn(
+        env, port, results_dir / f"scoring-gunicorn-{stamp}.log", workers=args.gunicorn_workers, log=log
+    )
     worker = Worker(args, env, results_dir / f"scoring-celery-latency-{stamp}.log")
     res: dict = {"events": len(plan), "mql_events": n_mql, "rate_per_s": args.rate}
     try:
