@@ -104,6 +104,10 @@ def main() -> None:
         "DJANGO_DEBUG": os.environ.get("DJANGO_DEBUG", "1"),
         "DJANGO_SETTINGS_MODULE": "leadqual.settings",
     }
+    # `make manage ARGS=...` (scripts/manage.sh) reads this to reach the same services.
+    (LOCAL / "run.env").write_text(
+        "".join(f"export {k}='{env[k]}'\n" for k in ("DATABASE_URL", "REDIS_URL", "DJANGO_DEBUG"))
+    )
     manage = [PY, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], env=env, check=True, cwd=ROOT)
     subprocess.run([*manage, "seed_demo", "--if-empty"], env=env, check=True, cwd=ROOT)
