@@ -33,6 +33,7 @@ from handoff.models import Assignment, StageChange
 from leads.models import Company, Lead, Outcome
 from leads.vocabulary import Stage
 from scoring.models import ScoreChange
+from scoring.selectors import rule_labels
 
 LEAD = Lead._meta.db_table
 COMPANY = Company._meta.db_table
@@ -254,7 +255,7 @@ def cohort_figures(*, filters: Filters) -> CohortFigures:
         -- twice), so the count per rule is a plain hash aggregate: COUNT(DISTINCT lead_id)
         -- sorted every rule row with its JSON, on disk at 80,000 MQLs.
         CROSS JOIN LATERAL (
-            SELECT rule ->> 'key' AS key, MAX(rule ->> 'label') AS label
+            SELECT {_RULE_KEY} ->> 0 AS key, MAX(rule ->> 'label') AS label
             FROM jsonb_array_elements({_RULE_ARRAY}) rule
             WHERE {_GIVES_POINTS}
             GROUP BY 1
@@ -264,12 +265,15 @@ def cohort_figures(*, filters: Filters) -> CohortFigures:
     )
     by: dict[str, list[ConversionRow]] = {dimension: [] for dimension in DIMENSION_TITLES}
     total = {"mql": 0, "created": 0, "promoted": 0, **dict.fromkeys(FUNNEL_STAGES[1:], 0)}
+    labels = _LazyRuleLabels()
     for r in rows:
         if r["dimension"] == "total":
             total = r
         else:
             by[r["dimension"]].append(
-                ConversionRow(key=r["key"], label=_label(r["dimension"], r), leads=r["mql"], sql=r["sql"])
+                ConversionRow(
+                    key=r["key"], label=_label(r["dimension"], r, labels), leads=r["mql"], sql=r["sql"]
+                )
             )
     return CohortFigures(
         funnel=_funnel_from(total, total["created"], total["promoted"]),
@@ -338,9 +342,15 @@ def _dimension_query(filters: Filters, select: str) -> str:
 # counts as no rules rather than failing the page. Expanded per cohort row (`j.rules`), never
 # for the whole lead table.
 _RULE_ARRAY = "CASE WHEN jsonb_typeof(j.rules) = 'array' THEN j.rules ELSE '[]'::jsonb END"
-_GIVES_POINTS = """jsonb_typeof(rule -> 'key') = 'string'
-      AND (CASE WHEN jsonb_typeof(rule -> 'points') = 'number'
-                THEN (rule ->> 'points')::numeric ELSE 0 END) > 0"""
+# A rule is an object (explanations stored before the compact form) or an array [key, units,
+# raw_points, decayed_points, points, ...] (engine.ScoreResult.stored_explanation); `->` of a
+# key on an array, or of a position on an object, is NULL. Wrapped in an array so `->> 0` reads
+# the key as text whichever form it came from.
+_RULE_KEY = "jsonb_build_array(COALESCE(rule -> 'key', rule -> 0))"
+_RULE_POINTS = "COALESCE(rule -> 'points', rule -> 4)"
+_GIVES_POINTS = f"""jsonb_typeof(COALESCE(rule -> 'key', rule -> 0)) = 'string'
+      AND (CASE WHEN jsonb_typeof({_RULE_POINTS}) = 'number'
+                THEN ({_RULE_POINTS} #>> '{{}}')::numeric ELSE 0 END) > 0"""
 _RULES = f"""CROSS JOIN LATERAL jsonb_array_elements({_RULE_ARRAY}) rule
     WHERE {_GIVES_POINTS}"""
 
@@ -364,9 +374,22 @@ class ConversionRow:
         return _rate(self.sql, self.leads)
 
 
-def _label(by: str, row: dict[str, Any]) -> str:
+class _LazyRuleLabels:
+    """scoring.selectors.rule_labels(), read once and only if some rule row has no label."""
+
+    def __init__(self) -> None:
+        self._labels: dict[str, str] | None = None
+
+    def get(self, key: str) -> str | None:
+        if self._labels is None:
+            self._labels = rule_labels()
+        return self._labels.get(key)
+
+
+def _label(by: str, row: dict[str, Any], rules: _LazyRuleLabels) -> str:
     if by == "rule":
-        return row.get("label") or row["key"]
+        # Compact explanations carry no labels: the words of the models that scored the leads.
+        return row.get("label") or rules.get(row["key"]) or row["key"]
     if by == "segment":
         return SEGMENT_LABELS[row["key"]]
     return row["key"]
@@ -394,7 +417,7 @@ def _conversion_drill(by: str):
         if by == "rule":
             # DISTINCT in case an explanation ever lists a rule twice (the figure counts leads).
             select = "DISTINCT j.lead_id, j.mql_at AS at, 'became MQL' AS info"
-            sql = _rule_query(filters, select) + f" AND rule ->> 'key' = %(key)s{and_sql}"
+            sql = _rule_query(filters, select) + f" AND {_RULE_KEY} ->> 0 = %(key)s{and_sql}"
         else:
             select = "j.lead_id, j.mql_at AS at, 'became MQL' AS info"
             sql = _dimension_query(filters, select) + f" WHERE {DIMENSIONS[by]} = %(key)s{and_sql}"

@@ -286,7 +286,7 @@ def explanation_pool(rng: random.Random, now: datetime, per_bucket: int = 120, m
         key = (result.fit.grade, result.mql)
         if key not in wanted or len(pool[key]) >= per_bucket:
             continue
-        explanation = result.explanation()
+        explanation = result.stored_explanation()  # the form scoring/services.py stores
         explanation["model_version"] = 1
         text = json.dumps(explanation, separators=(", ", ": "))
         sizes.append(len(text))

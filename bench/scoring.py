@@ -940,9 +940,10 @@ def run_latency(args, env, app, results_dir: Path, stamp: str) -> dict:
         missing_event = 0
         for i in ok:
             expl, _stage, _marked = rows[plan[i][0]]
-            ids = {
-                e for r in (expl or {}).get("engagement", {}).get("rules", []) for e in r.get("event_ids", [])
-            }
+            # Rules are stored as [key, units, raw, decayed, points, capped, event_ids] (or, before
+            # the compact form, as objects with "event_ids").
+            rules = (expl or {}).get("engagement", {}).get("rules", [])
+            ids = {e for r in rules for e in (r[6] if isinstance(r, list) else r.get("event_ids", []))}
             if interaction_ids[i] not in ids:
                 missing_event += 1
 

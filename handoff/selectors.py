@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from leads.models import MQL_QUEUE, Lead
 from leads.selectors import lead_search
+from scoring.selectors import lead_explanation
 
 from .models import QualificationReview, StageChange
 
@@ -136,7 +137,7 @@ def stage_history(*, lead_id: int) -> QuerySet[StageChange]:
 
 def top_reasons(lead: Lead, limit: int = 3) -> list[str]:
     """Why this lead is an MQL, in the model's own words, from the stored explanation."""
-    explanation = lead.score_explanation or {}
+    explanation = lead_explanation(lead.score_explanation)
     reasons = []
     if explanation.get("mql_reason") == "fast_lane":
         reasons.append("Raised a hand (demo or contact request)")

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from leads.api.permissions import require_roles, user_roles
 from leads.models import Lead
+from scoring.selectors import lead_explanation
 
 from . import lifecycle, selectors, services
 from .forms import ActionForm, BantForm, BulkActionForm, QueueFilterForm, RejectForm, sdr_choices
@@ -246,7 +247,7 @@ def _bant_context(lead, form, policy_result=None):
         "reasons": selectors.top_reasons(lead, limit=5),
         "policy": services.current_policy(),
         "policy_result": policy_result,
-        "explanation": lead.score_explanation or {},
+        "explanation": lead_explanation(lead.score_explanation),
     }
 
 

@@ -283,6 +283,110 @@ class ScoreResult:
             "computed_at": _isoformat(self.computed_at),
         }
 
+    def stored_explanation(self) -> dict[str, Any]:
+        """``explanation()`` without the labels and field names: what is stored with the score.
+
+        A million leads each carried a ~2.5 KB document, most of it the model's own words
+        repeated; this form is about a third of that. Labels come back from the model version
+        (``expand_explanation``), so what a reader sees is exactly ``explanation()``."""
+        fit, engagement = self.fit, self.engagement
+        return {
+            "format": STORED_FORMAT,
+            "fit": {
+                "score": fit.score,
+                "grade": fit.grade,
+                "criteria": [
+                    [
+                        c.key,
+                        c.matched,
+                        c.points,
+                        c.value if type(c.value) in _JSON_SCALARS else _jsonable(c.value),
+                    ]
+                    for c in fit.contributions
+                ],
+                "knocked_out_by": list(fit.knocked_out_by),
+            },
+            "engagement": {
+                "score": engagement.score,
+                "rules": [
+                    [c.key, c.units, c.raw_points, c.decayed_points, c.points, c.capped, list(c.event_ids)]
+                    for c in engagement.contributions
+                ],
+                "total_capped": engagement.total_capped,
+            },
+            "score": self.score,
+            "mql": self.mql,
+            "mql_reason": self.mql_reason,
+            "computed_at": _isoformat(self.computed_at),
+        }
+
+
+STORED_FORMAT = 2
+
+
+@dataclass(frozen=True)
+class ExplanationLabels:
+    """A model's words for its criteria and rules, by key (keys are unique within a model)."""
+
+    criteria: Mapping[str, str]
+    rules: Mapping[str, str]
+
+
+def explanation_labels(model: ScoringModel) -> ExplanationLabels:
+    return ExplanationLabels(
+        criteria={c.key: c.label for c in model.icp.criteria},
+        rules={r.key: r.label for r in model.rules},
+    )
+
+
+def expand_explanation(stored: Mapping[str, Any], labels: ExplanationLabels | None) -> dict[str, Any]:
+    """A stored explanation in the form ``ScoreResult.explanation()`` gives, labels included.
+
+    Explanations stored before the compact form are returned as they are. Without labels (the
+    model version is gone) a criterion or rule is labelled by its key; keys the model does not
+    know are labelled by the key too, so a reader never fails on an old document."""
+    if not stored or stored.get("format") != STORED_FORMAT:
+        return dict(stored or {})
+    criteria = labels.criteria if labels else {}
+    rules = labels.rules if labels else {}
+    fit, engagement = stored.get("fit") or {}, stored.get("engagement") or {}
+    expanded = {key: value for key, value in stored.items() if key != "format"}
+    expanded["fit"] = {
+        "score": fit.get("score"),
+        "grade": fit.get("grade"),
+        "criteria": [
+            {
+                "key": key,
+                "label": criteria.get(key, key),
+                "matched": matched,
+                "points": points,
+                "value": value,
+            }
+            for key, matched, points, value in fit.get("criteria", [])
+        ],
+        "knocked_out_by": list(fit.get("knocked_out_by", [])),
+    }
+    expanded["engagement"] = {
+        "score": engagement.get("score"),
+        "rules": [
+            {
+                "key": key,
+                "label": rules.get(key, key),
+                "units": units,
+                "raw_points": raw_points,
+                "decayed_points": decayed_points,
+                "points": points,
+                "capped": capped,
+                "event_ids": event_ids,
+            }
+            for key, units, raw_points, decayed_points, points, capped, event_ids in engagement.get(
+                "rules", []
+            )
+        ],
+        "total_capped": engagement.get("total_capped"),
+    }
+    return expanded
+
 
 # --------------------------------------------------------------------------------------------
 # Matching helpers
@@ -1096,19 +1200,24 @@ class InteractionReads:
 
     types: frozenset[str]  # interactions of other types change nothing
     property_types: frozenset[str]  # the types whose properties some rule filter looks at
+    property_keys: frozenset[str] = frozenset()  # the properties those filters look at
 
 
 def interaction_reads(model: ScoringModel) -> InteractionReads:
-    """The interactions a model can see: the types its rules and fast lane name, and the types
-    whose properties a rule's filters test. A loader may leave out every other interaction, and
-    the properties of every other type, without changing any score or explanation."""
+    """The interactions a model can see: the types its rules and fast lane name, the types
+    whose properties a rule's filters test, and the property keys those filters read. A loader
+    may leave out every other interaction, the properties of every other type and every other
+    property key, without changing any score or explanation: a filter reads its own key only,
+    and an absent key reads like a null one."""
     types = set(model.fast_lane_types)
     property_types: set[str] = set()
+    property_keys: set[str] = set()
     for rule in model.rules:
         types.update(rule.types)
         if rule.filters:
             property_types.update(rule.types)
-    return InteractionReads(frozenset(types), frozenset(property_types))
+            property_keys.update(f.key for f in rule.filters)
+    return InteractionReads(frozenset(types), frozenset(property_types), frozenset(property_keys))
 
 
 def score_lead(

@@ -1,5 +1,7 @@
-"""Wiring only: when leads change, schedule their rescoring after the transaction commits."""
+"""Wiring only: when leads change, schedule their rescoring after the transaction commits; when a
+scoring model is saved, forget the cached labels of model versions."""
 
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from leads.signals import leads_changed
@@ -10,3 +12,11 @@ def schedule_rescoring(sender, lead_ids, **kwargs):
     from .tasks import enqueue_rescoring
 
     enqueue_rescoring(lead_ids)
+
+
+@receiver(post_save, sender="scoring.ScoringModel")
+@receiver(post_delete, sender="scoring.ScoringModel")
+def forget_model_labels(sender, **kwargs):
+    from .selectors import forget_explanation_labels
+
+    forget_explanation_labels()

@@ -20,6 +20,44 @@ POSITIVE_STAGES = ("sql", "opportunity", "customer")
 NEGATIVE_ACTIONS = ("reject", "disqualify", "lose")
 
 
+_labels_by_version: dict[int, engine.ExplanationLabels] = {}
+
+
+def explanation_labels_for(version: int | None) -> engine.ExplanationLabels | None:
+    """The words of model `version` for its criteria and rules. Only active and retired models
+    are ever stored with a score, and their definitions no longer change, so they are cached."""
+    if not isinstance(version, int):
+        return None
+    if version not in _labels_by_version:
+        row = ScoringModel.objects.filter(version=version).exclude(status=ScoringModel.Status.DRAFT).first()
+        if row is None:
+            return None  # not cached: the version may yet be activated
+        _labels_by_version[version] = engine.explanation_labels(engine.model_from_dict(row.definition))
+    return _labels_by_version[version]
+
+
+def forget_explanation_labels() -> None:
+    _labels_by_version.clear()
+
+
+def rule_labels() -> dict[str, str]:
+    """Rule key -> label over every model that has scored leads, the newest model's words first."""
+    labels: dict[str, str] = {}
+    rows = ScoringModel.objects.exclude(status=ScoringModel.Status.DRAFT).order_by("version")
+    for definition in rows.values_list("definition", flat=True):
+        for rule in definition.get("rules", []):
+            if isinstance(rule, dict) and isinstance(rule.get("key"), str):
+                labels[rule["key"]] = str(rule.get("label") or rule["key"])
+    return labels
+
+
+def lead_explanation(stored: dict | None) -> dict:
+    """A lead's stored score explanation as readers see it: ``ScoreResult.explanation()`` plus
+    ``model_version``, with the labels of the model that computed it."""
+    stored = stored or {}
+    return engine.expand_explanation(stored, explanation_labels_for(stored.get("model_version")))
+
+
 def score_history(*, lead_id: int) -> QuerySet[ScoreChange]:
     return ScoreChange.objects.filter(lead_id=lead_id).select_related("model").order_by("-computed_at", "-id")
 

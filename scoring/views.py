@@ -129,7 +129,7 @@ def lead_detail(request, pk):
         key=lambda t: t[1],
         reverse=True,
     )
-    explanation = lead.score_explanation or {}
+    explanation = selectors.lead_explanation(lead.score_explanation)
     state = lifecycle.LeadState(
         stage=lead.stage,
         owner_id=lead.owner_id,

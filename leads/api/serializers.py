@@ -211,7 +211,15 @@ class LeadSerializer(serializers.ModelSerializer):
 
 
 class LeadDetailSerializer(LeadSerializer):
-    score_explanation = serializers.JSONField(read_only=True)
+    score_explanation = serializers.SerializerMethodField()
+
+    @extend_schema_field({"type": "object", "additionalProperties": True})
+    def get_score_explanation(self, lead: Lead) -> dict:
+        # Stored compactly by the scoring app; read back with the labels of the model version
+        # that computed it (the scoring app owns that format, hence the import here).
+        from scoring.selectors import lead_explanation
+
+        return lead_explanation(lead.score_explanation)
 
     class Meta(LeadSerializer.Meta):
         fields = [*LeadSerializer.Meta.fields, "score_explanation"]

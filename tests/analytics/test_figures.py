@@ -109,6 +109,24 @@ def test_a_rule_listed_twice_in_one_explanation_counts_its_lead_once(history):
     assert drill.total == 2
 
 
+def test_compact_explanations_count_like_full_ones_with_the_models_labels(history):
+    """Scoring stores [key, units, raw, decayed, points, capped, ids] per rule (no labels): the
+    rule figures must count them like the older full form and name them in the model's words."""
+    full = {r.key: (r.leads, r.sql) for r in selectors.conversion(filters=JUNE, by="rule")}
+    for name in ("L1", "L3"):
+        lead = history.leads[name]
+        compact = [
+            [r["key"], 1, r["points"], r["points"], r["points"], False, [1]]
+            for r in lead.score_explanation["engagement"]["rules"]
+        ]
+        lead.score_explanation = {"format": 2, "engagement": {"rules": compact}, "model_version": 1}
+        lead.save(update_fields=["score_explanation"])
+    rows = {r.key: r for r in selectors.conversion(filters=JUNE, by="rule")}
+    assert {key: (r.leads, r.sql) for key, r in rows.items()} == full
+    assert rows["page_view"].label == "Viewed a page"  # from the default model, v1
+    assert rows["demo_request"].leads == 2
+
+
 def test_malformed_explanations_count_as_no_rules(history):
     lead = history.leads["L7"]
     lead.score_explanation = {

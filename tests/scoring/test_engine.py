@@ -34,6 +34,8 @@ from scoring.engine import (
     compute_engagement,
     compute_fit,
     default_model,
+    expand_explanation,
+    explanation_labels,
     grade_at_least,
     interaction_reads,
     model_from_dict,
@@ -1556,7 +1558,15 @@ def test_what_a_model_does_not_read_changes_nothing(rules, interactions, fast_la
     )
     reads = interaction_reads(model)
     trimmed = [
-        InteractionFact(e.id, e.type, e.occurred_at, e.properties if e.type in reads.property_types else {})
+        InteractionFact(
+            e.id,
+            e.type,
+            e.occurred_at,
+            # What the SQL loader builds: only the keys filters read, a missing one as null.
+            {key: e.properties.get(key) for key in reads.property_keys}
+            if e.type in reads.property_types
+            else {},
+        )
         for e in interactions
         if e.type in reads.types
     ]
@@ -1570,3 +1580,43 @@ def test_interaction_reads_of_the_default_model():
     assert {"page_view", "demo_request", "contact_request", "content_download"} <= reads.types
     assert "page_view" in reads.property_types  # /pricing and /careers filters
     assert "demo_request" not in reads.property_types
+    assert reads.property_keys == {"url", "asset_stage"}
+
+
+@exact
+@given(
+    rules=st.lists(any_rule_st, max_size=6, unique_by=lambda r: r.key),
+    interactions=any_interactions_st,
+    lead=any_lead_st,
+)
+def test_a_stored_explanation_reads_back_as_the_full_one(rules, interactions, lead):
+    """What is stored drops the labels and field names; read back with the model's labels it
+    must be exactly ``explanation()``, through JSON as PostgreSQL keeps it."""
+    icp = ICP(
+        criteria=(
+            *default_model().icp.criteria,
+            Criterion("k", "Has a k", "attributes.k", "exists", weight=5),
+        ),
+        knockouts=default_model().icp.knockouts,
+    )
+    model = ScoringModel(icp=icp, rules=tuple(rules), fast_lane_min_grade="D")
+    result = score_lead(model, lead, interactions, NOW)
+    stored = json.loads(json.dumps(result.stored_explanation()))
+    assert json.dumps(expand_explanation(stored, explanation_labels(model))) == json.dumps(
+        result.explanation()
+    )
+    assert len(json.dumps(stored)) < len(json.dumps(result.explanation()))
+
+
+def test_a_stored_explanation_without_its_model_is_labelled_by_keys():
+    model = default_model()
+    result = score_lead(
+        model, LeadFacts(email="cto@acme.io", job_title="CTO"), [event(1, "demo_request")], NOW
+    )
+    expanded = expand_explanation(result.stored_explanation(), None)
+    assert [c["label"] for c in expanded["fit"]["criteria"]] == [c.key for c in model.icp.criteria]
+    rules = expanded["engagement"]["rules"]
+    assert [r["key"] for r in rules] == [c.key for c in result.engagement.contributions] != []
+    assert [r["label"] for r in rules] == [r["key"] for r in rules]
+    old = result.explanation()  # stored before the compact form: read as it is
+    assert expand_explanation(old, explanation_labels(model)) == old

@@ -8,7 +8,7 @@ from django.utils import timezone
 from handoff.models import StageChange
 from leads import services as lead_services
 from leads.models import Interaction, Lead
-from scoring import services, tasks
+from scoring import selectors, services, tasks
 from scoring.models import ScoreChange, ScoringModel
 
 pytestmark = pytest.mark.django_db
@@ -58,8 +58,9 @@ def test_explanation_names_the_rules_and_events_behind_the_score():
     lead_id = good_fit_lead()
     created = record(lead_id, "webinar_attendance", "email_click")
     tasks.rescore_leads_task(lead_ids=[lead_id])
-    explanation = Lead.objects.get(pk=lead_id).score_explanation
+    explanation = selectors.lead_explanation(Lead.objects.get(pk=lead_id).score_explanation)
     rules = {r["key"]: r for r in explanation["engagement"]["rules"]}
+    assert rules["email_click"]["label"] == "Clicked a link in an email"  # the model's words
     event_ids = {e for r in rules.values() for e in r["event_ids"]}
     assert {o.interaction_id for o in created} <= event_ids
     assert round(sum(r["points"] for r in rules.values())) == explanation["engagement"]["score"]
@@ -238,7 +239,8 @@ def test_the_bulk_rescore_scores_exactly_like_the_full_facts(time_machine):
         rule["points"] = rule["points"] * 2  # every engaged lead's score moves
     draft = _activate(definition)
     for lead in Lead.objects.filter(pk__in=ids):
-        stored = dict(lead.score_explanation)
+        assert lead.score_explanation["format"] == 2  # stored compactly
+        stored = selectors.lead_explanation(lead.score_explanation)
         assert stored.pop("model_version") == draft.version
         assert stored == services.preview_lead(model=draft, lead_id=lead.pk)
         assert (lead.score, lead.engagement_score) == (stored["score"], stored["engagement"]["score"])
@@ -311,3 +313,18 @@ def test_vacuum_leads_refreshes_the_planner_statistics():
         assert cursor.fetchone()[0] == Lead.objects.count()
     with pytest.raises(RuntimeError), transaction.atomic():
         services.vacuum_leads()
+
+
+def test_a_rule_that_stops_counting_is_named_in_the_ledger_in_its_models_words(time_machine):
+    """The stored explanation has no labels: a rule that no longer gives points (its events
+    expired) must still reach the ledger with the model's label, not its key."""
+    time_machine.move_to(timezone.now(), tick=False)
+    lead_id = good_fit_lead()
+    record(lead_id, "ad_click")  # the default model lets an ad click count for 30 days
+    tasks.rescore_leads_task(lead_ids=[lead_id])
+    time_machine.move_to(timezone.now() + timedelta(days=31), tick=False)
+    Lead.objects.filter(pk=lead_id).update(needs_rescore=True)
+    tasks.rescore_leads_task(lead_ids=[lead_id])
+    gone = ScoreChange.objects.filter(lead_id=lead_id, kind="engagement", rule_key="ad_click").order_by("id")
+    assert [(c.label, c.points > 0) for c in gone] == [("Clicked an ad", True), ("Clicked an ad", False)]
+    assert gone.last().value_after == 0
