@@ -453,11 +453,24 @@ def django_setup(env: dict):
 # --------------------------------------------------------------------------------------------
 
 
-def next_definition(active_def: dict, label: str) -> tuple[dict, float]:
+POINTS_FACTOR = 1.25
+
+
+def next_definition(
+    active_def: dict, label: str, change: str = "threshold", scaled_up: bool = False
+) -> tuple[dict, float]:
+    """The model the run activates. "threshold": 5 points lower (scores stay, so on a vacuumed
+    table many rewrites are HOT). "points": every rule's points x 1.25, or / 1.25 when the active
+    model was the scaled-up one, so every engaged lead's indexed scores move: the costlier case."""
     definition = json.loads(json.dumps(active_def))
     current = float(definition.get("mql_engagement_threshold", 50))
     if label == "cold":
         new = current  # the first scoring: same rules, the leads just get their scores
+    elif change == "points":
+        new = current
+        factor = 1 / POINTS_FACTOR if scaled_up else POINTS_FACTOR
+        for rule in definition["rules"]:
+            rule["points"] = rule["points"] * factor
     else:
         new = current - 5 if current > 25 else 50.0
     definition["mql_engagement_threshold"] = new
@@ -521,11 +534,17 @@ def run_rescore(args, env, app, results_dir: Path, stamp: str, label: str) -> di
         log(f"rescore[{label}]: worker ready, pool processes {[k.pid for k in kids]}")
 
         active = ScoringModel.objects.get(status=ScoringModel.Status.ACTIVE)
-        definition, threshold = next_definition(active.definition, label)
-        draft = services.scoring_model_create_draft(name=f"bench {label} {stamp}", definition=definition)
+        change = "threshold" if label == "cold" else args.change
+        scaled_up = active.name.endswith(" x1.25")
+        definition, threshold = next_definition(active.definition, label, change, scaled_up)
+        suffix = (" /1.25" if scaled_up else " x1.25") if change == "points" else ""
+        draft = services.scoring_model_create_draft(
+            name=f"bench {label} {stamp}{suffix}", definition=definition
+        )
         res["model"] = {
             "from_version": active.version,
             "version": draft.version,
+            "change": change,
             "mql_engagement_threshold": threshold,
         }
         procs_all = [worker.ps, *kids]
@@ -1095,7 +1114,8 @@ def markdown(res: dict) -> str:
         )
         lines.append(
             f"{title}: v{rs['model']['from_version']} -> v{rs['model']['version']}"
-            f" (mql_engagement_threshold {rs['model']['mql_engagement_threshold']}), worker -c 2"
+            f" ({rs['model'].get('change', 'threshold')} change,"
+            f" mql_engagement_threshold {rs['model']['mql_engagement_threshold']}), worker -c 2"
         )
         lines.append("")
         lines.append(
@@ -1182,6 +1202,12 @@ def parse_args(argv=None):
     )
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--skip-rescore", action="store_true")
+    ap.add_argument(
+        "--change",
+        choices=("threshold", "points"),
+        default="threshold",
+        help="the activated model: MQL threshold -5 (scores stay) or every rule's points x/÷ 1.25",
+    )
     ap.add_argument("--concurrency", type=int, default=2, help="celery worker -c")
     ap.add_argument("--events", type=int, default=1000)
     ap.add_argument("--rate", type=float, default=20.0, help="events per second")

@@ -69,6 +69,9 @@ class Lead(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="owned_leads",
+        # lead_owner_stage (owner, stage) serves every lookup by owner, the FK's SET NULL too;
+        # a second index would cost every rescore's row rewrite one more entry for nothing.
+        db_index=False,
     )
     handed_off_at = models.DateTimeField(null=True, blank=True)
     sla_due_at = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,25 @@
+"""The lead table's indexes: each one costs every rescore's row rewrite an entry."""
+
+import pytest
+from django.db import connection
+
+pytestmark = pytest.mark.django_db
+
+
+def _lead_indexes() -> dict[str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'leads_lead'")
+        return dict(cursor.fetchall())
+
+
+def test_lookups_by_owner_use_the_owner_stage_index_and_no_duplicate_exists():
+    indexes = _lead_indexes()
+    assert "(owner_id, stage)" in indexes["lead_owner_stage"]
+    assert [name for name, sql in indexes.items() if sql.endswith("(owner_id)")] == []
+    with connection.cursor() as cursor:  # the foreign key itself is still there
+        cursor.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'leads_lead'::regclass"
+            " AND contype = 'f' AND conkey = ARRAY[(SELECT attnum FROM pg_attribute"
+            " WHERE attrelid = 'leads_lead'::regclass AND attname = 'owner_id')]"
+        )
+        assert cursor.fetchone()[0] == 1
