@@ -241,47 +241,26 @@ class ScoreResult:
     computed_at: datetime
 
     def explanation(self) -> dict[str, Any]:
-        """The reasons behind the numbers, as JSON-ready plain data (stored with the score)."""
-        fit, engagement = self.fit, self.engagement
-        return {
-            "fit": {
-                "score": fit.score,
-                "grade": fit.grade,
-                "criteria": [
-                    {
-                        "key": c.key,
-                        "label": c.label,
-                        "matched": c.matched,
-                        "points": c.points,
-                        # Most values are already JSON scalars; skip the call for those.
-                        "value": c.value if type(c.value) in _JSON_SCALARS else _jsonable(c.value),
-                    }
-                    for c in fit.contributions
-                ],
-                "knocked_out_by": list(fit.knocked_out_by),
+        """The reasons behind the numbers, as JSON-ready plain data (what readers are shown)."""
+        return self._document(
+            lambda c, value: {
+                "key": c.key,
+                "label": c.label,
+                "matched": c.matched,
+                "points": c.points,
+                "value": value,
             },
-            "engagement": {
-                "score": engagement.score,
-                "rules": [
-                    {
-                        "key": c.key,
-                        "label": c.label,
-                        "units": c.units,
-                        "raw_points": c.raw_points,
-                        "decayed_points": c.decayed_points,
-                        "points": c.points,
-                        "capped": c.capped,
-                        "event_ids": list(c.event_ids),
-                    }
-                    for c in engagement.contributions
-                ],
-                "total_capped": engagement.total_capped,
+            lambda c: {
+                "key": c.key,
+                "label": c.label,
+                "units": c.units,
+                "raw_points": c.raw_points,
+                "decayed_points": c.decayed_points,
+                "points": c.points,
+                "capped": c.capped,
+                "event_ids": list(c.event_ids),
             },
-            "score": self.score,
-            "mql": self.mql,
-            "mql_reason": self.mql_reason,
-            "computed_at": _isoformat(self.computed_at),
-        }
+        )
 
     def stored_explanation(self) -> dict[str, Any]:
         """``explanation()`` without the labels and field names: what is stored with the score.
@@ -289,29 +268,37 @@ class ScoreResult:
         A million leads each carried a ~2.5 KB document, most of it the model's own words
         repeated; this form is about a third of that. Labels come back from the model version
         (``expand_explanation``), so what a reader sees is exactly ``explanation()``."""
-        fit, engagement = self.fit, self.engagement
         return {
             "format": STORED_FORMAT,
+            **self._document(
+                lambda c, value: [c.key, c.matched, c.points, value],
+                lambda c: [
+                    *(c.key, c.units, c.raw_points, c.decayed_points, c.points, c.capped),
+                    list(c.event_ids),
+                ],
+            ),
+        }
+
+    def _document(
+        self,
+        criterion: Callable[[FitContribution, Any], Any],
+        rule: Callable[[EngagementContribution], Any],
+    ) -> dict[str, Any]:
+        fit, engagement = self.fit, self.engagement
+        return {
             "fit": {
                 "score": fit.score,
                 "grade": fit.grade,
+                # Most values are already JSON scalars; skip the call for those.
                 "criteria": [
-                    [
-                        c.key,
-                        c.matched,
-                        c.points,
-                        c.value if type(c.value) in _JSON_SCALARS else _jsonable(c.value),
-                    ]
+                    criterion(c, c.value if type(c.value) in _JSON_SCALARS else _jsonable(c.value))
                     for c in fit.contributions
                 ],
                 "knocked_out_by": list(fit.knocked_out_by),
             },
             "engagement": {
                 "score": engagement.score,
-                "rules": [
-                    [c.key, c.units, c.raw_points, c.decayed_points, c.points, c.capped, list(c.event_ids)]
-                    for c in engagement.contributions
-                ],
+                "rules": [rule(c) for c in engagement.contributions],
                 "total_capped": engagement.total_capped,
             },
             "score": self.score,
