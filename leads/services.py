@@ -396,6 +396,13 @@ def interactions_record(*, items: Sequence[Mapping[str, Any]], source: str = "")
 
         touched = sorted({o.lead_id for o in outcomes if o is not None and o.status == "created"})
         if touched:
+            # Lock the leads first. A scorer holding one has read its interactions without these
+            # (they are not committed yet) and is about to clear the mark: wait for it, so the
+            # mark is set again after it. Without the lock, "already marked, nothing to do"
+            # would let that scorer clear a mark that these interactions still need.
+            cursor.execute(
+                "SELECT 1 FROM leads_lead WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", [touched]
+            )
             cursor.execute(
                 "UPDATE leads_lead SET needs_rescore = true WHERE id = ANY(%s) AND NOT needs_rescore",
                 [touched],

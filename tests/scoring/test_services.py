@@ -328,3 +328,49 @@ def test_a_rule_that_stops_counting_is_named_in_the_ledger_in_its_models_words(t
     gone = ScoreChange.objects.filter(lead_id=lead_id, kind="engagement", rule_key="ad_click").order_by("id")
     assert [(c.label, c.points > 0) for c in gone] == [("Clicked an ad", True), ("Clicked an ad", False)]
     assert gone.last().value_after == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_interactions_committed_while_their_lead_is_being_scored_leave_it_marked():
+    """A scorer that read a lead's interactions before new ones committed must not clear the
+    mark those need: the lead stays marked (and its task or the sweeper scores it again)."""
+    import threading
+
+    from django.db import connection
+
+    lead_id = good_fit_lead()  # marked, as every new lead is
+    read, release = threading.Event(), threading.Event()
+
+    def pause_after_reading_interactions(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if "FROM leads_interaction" in sql:
+            read.set()
+            release.wait(10)
+        return result
+
+    def score():
+        try:
+            with connection.execute_wrapper(pause_after_reading_interactions):
+                services.leads_rescore(lead_ids=[lead_id])
+        finally:
+            connection.close()
+
+    def ingest():
+        try:
+            record(lead_id, "demo_request")
+        finally:
+            connection.close()
+
+    scorer = threading.Thread(target=score)
+    scorer.start()
+    assert read.wait(10)
+    writer = threading.Thread(target=ingest)
+    writer.start()
+    writer.join(1.0)  # it waits for the scorer's row lock
+    release.set()
+    scorer.join(10)
+    writer.join(10)
+    lead = Lead.objects.get(pk=lead_id)
+    assert lead.interactions.filter(type="demo_request").exists()
+    assert lead.needs_rescore is True
+    assert lead.stage == "lead"  # scored without the demo request, and marked to be scored again
