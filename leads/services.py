@@ -396,12 +396,14 @@ def interactions_record(*, items: Sequence[Mapping[str, Any]], source: str = "")
 
         touched = sorted({o.lead_id for o in outcomes if o is not None and o.status == "created"})
         if touched:
-            # Lock the leads first. A scorer holding one has read its interactions without these
-            # (they are not committed yet) and is about to clear the mark: wait for it, so the
-            # mark is set again after it. Without the lock, "already marked, nothing to do"
-            # would let that scorer clear a mark that these interactions still need.
+            # Lock the leads that are already marked. A scorer holding one has read its
+            # interactions without these (they are not committed yet) and is about to clear the
+            # mark: wait for it, so the mark is set again after it. Without the lock, "already
+            # marked, nothing to do" would let that scorer clear a mark these still need. (The
+            # UPDATE below locks the unmarked ones itself, and re-reads them after a scorer.)
             cursor.execute(
-                "SELECT 1 FROM leads_lead WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", [touched]
+                "SELECT 1 FROM leads_lead WHERE id = ANY(%s) AND needs_rescore ORDER BY id FOR NO KEY UPDATE",
+                [touched],
             )
             cursor.execute(
                 "UPDATE leads_lead SET needs_rescore = true WHERE id = ANY(%s) AND NOT needs_rescore",

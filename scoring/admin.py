@@ -18,6 +18,13 @@ class ScoringModelAdmin(admin.ModelAdmin):
         "updated_at",
     ]
 
+    def get_readonly_fields(self, request, obj=None):
+        # An active or retired model has scored leads, and their explanations read its labels:
+        # its definition is history. A change is a new draft, activated (and so versioned).
+        if obj is not None and obj.status != ScoringModel.Status.DRAFT:
+            return [*self.readonly_fields, "name", "definition"]
+        return self.readonly_fields
+
 
 @admin.register(ScoreChange)
 class ScoreChangeAdmin(admin.ModelAdmin):

@@ -336,7 +336,9 @@ def expand_explanation(stored: Mapping[str, Any], labels: ExplanationLabels | No
         return dict(stored or {})
     criteria = labels.criteria if labels else {}
     rules = labels.rules if labels else {}
-    fit, engagement = stored.get("fit") or {}, stored.get("engagement") or {}
+    fit, engagement = stored.get("fit"), stored.get("engagement")
+    fit = fit if isinstance(fit, Mapping) else {}
+    engagement = engagement if isinstance(engagement, Mapping) else {}
     expanded = {key: value for key, value in stored.items() if key != "format"}
     expanded["fit"] = {
         "score": fit.get("score"),
@@ -344,21 +346,21 @@ def expand_explanation(stored: Mapping[str, Any], labels: ExplanationLabels | No
         "criteria": [
             {
                 "key": key,
-                "label": criteria.get(key, key),
+                "label": _word_for(criteria, key),
                 "matched": matched,
                 "points": points,
                 "value": value,
             }
-            for key, matched, points, value in fit.get("criteria", [])
+            for key, matched, points, value in _rows(fit.get("criteria"), 4)
         ],
-        "knocked_out_by": list(fit.get("knocked_out_by", [])),
+        "knocked_out_by": list(fit.get("knocked_out_by") or []),
     }
     expanded["engagement"] = {
         "score": engagement.get("score"),
         "rules": [
             {
                 "key": key,
-                "label": rules.get(key, key),
+                "label": _word_for(rules, key),
                 "units": units,
                 "raw_points": raw_points,
                 "decayed_points": decayed_points,
@@ -366,13 +368,24 @@ def expand_explanation(stored: Mapping[str, Any], labels: ExplanationLabels | No
                 "capped": capped,
                 "event_ids": event_ids,
             }
-            for key, units, raw_points, decayed_points, points, capped, event_ids in engagement.get(
-                "rules", []
+            for key, units, raw_points, decayed_points, points, capped, event_ids in _rows(
+                engagement.get("rules"), 7
             )
         ],
         "total_capped": engagement.get("total_capped"),
     }
     return expanded
+
+
+def _word_for(words: Mapping[str, str], key: Any) -> str:
+    return words.get(key, key) if isinstance(key, str) else str(key)
+
+
+def _rows(items: Any, width: int) -> list[Sequence[Any]]:
+    """The well-formed rows of a stored list (a damaged document loses rows, not the page)."""
+    if not isinstance(items, list):
+        return []
+    return [row for row in items if isinstance(row, list) and len(row) == width]
 
 
 # --------------------------------------------------------------------------------------------

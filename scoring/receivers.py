@@ -17,6 +17,9 @@ def schedule_rescoring(sender, lead_ids, **kwargs):
 @receiver(post_save, sender="scoring.ScoringModel")
 @receiver(post_delete, sender="scoring.ScoringModel")
 def forget_model_labels(sender, **kwargs):
+    from django.db import transaction
+
     from .selectors import forget_explanation_labels
 
     forget_explanation_labels()
+    transaction.on_commit(forget_explanation_labels)  # and again once the change is visible

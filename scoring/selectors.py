@@ -24,16 +24,34 @@ _labels_by_version: dict[int, engine.ExplanationLabels] = {}
 
 
 def explanation_labels_for(version: int | None) -> engine.ExplanationLabels | None:
-    """The words of model `version` for its criteria and rules. Only active and retired models
-    are ever stored with a score, and their definitions no longer change, so they are cached."""
+    """The words of model `version` for its criteria and rules, cached per process: only active
+    and retired models are stored with a score, their definitions never change after activation
+    (the services edit drafts only; the admin shows them read-only) and versions are never
+    reused. Saving any model clears the cache anyway (tests reuse versions after a rollback)."""
     if not isinstance(version, int):
         return None
     if version not in _labels_by_version:
         row = ScoringModel.objects.filter(version=version).exclude(status=ScoringModel.Status.DRAFT).first()
         if row is None:
             return None  # not cached: the version may yet be activated
-        _labels_by_version[version] = engine.explanation_labels(engine.model_from_dict(row.definition))
+        definition = row.definition if isinstance(row.definition, dict) else {}
+        icp = definition.get("icp") if isinstance(definition.get("icp"), dict) else {}
+        # Read from the stored words as they are: a definition an older release accepted must
+        # still label its explanations even if today's validation would refuse it.
+        _labels_by_version[version] = engine.ExplanationLabels(
+            criteria=_words(icp.get("criteria")), rules=_words(definition.get("rules"))
+        )
     return _labels_by_version[version]
+
+
+def _words(items) -> dict[str, str]:
+    if not isinstance(items, list):
+        return {}
+    return {
+        item["key"]: str(item.get("label") or item["key"])
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("key"), str)
+    }
 
 
 def forget_explanation_labels() -> None:
@@ -45,9 +63,7 @@ def rule_labels() -> dict[str, str]:
     labels: dict[str, str] = {}
     rows = ScoringModel.objects.exclude(status=ScoringModel.Status.DRAFT).order_by("version")
     for definition in rows.values_list("definition", flat=True):
-        for rule in definition.get("rules", []):
-            if isinstance(rule, dict) and isinstance(rule.get("key"), str):
-                labels[rule["key"]] = str(rule.get("label") or rule["key"])
+        labels.update(_words(definition.get("rules") if isinstance(definition, dict) else None))
     return labels
 
 

@@ -37,8 +37,11 @@ def test_score_history_lists_the_ledger_newest_first(api, scored_lead):
 
 def test_lead_detail_carries_the_current_explanation(api, scored_lead):
     detail = api.get(f"/api/v1/leads/{scored_lead}/").data
-    assert detail["score_explanation"]["engagement"]["rules"]
+    rules = detail["score_explanation"]["engagement"]["rules"]
+    assert rules and all(r["label"] and r["label"] != r["key"] for r in rules)  # the model's words
     assert detail["engagement_score"] == detail["score_explanation"]["engagement"]["score"]
+    criteria = detail["score_explanation"]["fit"]["criteria"]
+    assert {"key", "label", "matched", "points", "value"} <= set(criteria[0])
 
 
 def test_marketing_creates_edits_backtests_and_activates_a_draft(as_user, marketer, scored_lead):

@@ -22,6 +22,7 @@ from scoring.engine import (
     EngagementContribution,
     EngagementResult,
     EngagementRule,
+    ExplanationLabels,
     FitContribution,
     FitResult,
     InteractionFact,
@@ -1620,3 +1621,18 @@ def test_a_stored_explanation_without_its_model_is_labelled_by_keys():
     assert [r["label"] for r in rules] == [r["key"] for r in rules]
     old = result.explanation()  # stored before the compact form: read as it is
     assert expand_explanation(old, explanation_labels(model)) == old
+
+
+def test_a_damaged_stored_explanation_reads_as_what_is_left_of_it():
+    stored = {
+        "format": 2,
+        "fit": {"score": 40, "grade": "C", "criteria": [["size", True, 20, 400], ["short"], "junk"]},
+        "engagement": {"score": 5, "rules": [[["odd"], 1, 5.0, 5.0, 5.0, False, [3]], [1, 2]]},
+    }
+    labels = ExplanationLabels(criteria={"size": "Company size"}, rules={})
+    expanded = expand_explanation(stored, labels)
+    assert [c["label"] for c in expanded["fit"]["criteria"]] == ["Company size"]
+    assert [r["label"] for r in expanded["engagement"]["rules"]] == ["['odd']"]
+    assert (
+        expand_explanation({"format": 2, "fit": "junk", "engagement": None}, labels)["fit"]["criteria"] == []
+    )

@@ -61,6 +61,9 @@ def test_explanation_names_the_rules_and_events_behind_the_score():
     explanation = selectors.lead_explanation(Lead.objects.get(pk=lead_id).score_explanation)
     rules = {r["key"]: r for r in explanation["engagement"]["rules"]}
     assert rules["email_click"]["label"] == "Clicked a link in an email"  # the model's words
+    from handoff.selectors import top_reasons
+
+    assert any(r.startswith("Attended a webinar (+") for r in top_reasons(Lead.objects.get(pk=lead_id)))
     event_ids = {e for r in rules.values() for e in r["event_ids"]}
     assert {o.interaction_id for o in created} <= event_ids
     assert round(sum(r["points"] for r in rules.values())) == explanation["engagement"]["score"]
@@ -330,7 +333,7 @@ def test_a_rule_that_stops_counting_is_named_in_the_ledger_in_its_models_words(t
     assert gone.last().value_after == 0
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keeps the seeded model
 def test_interactions_committed_while_their_lead_is_being_scored_leave_it_marked():
     """A scorer that read a lead's interactions before new ones committed must not clear the
     mark those need: the lead stays marked (and its task or the sweeper scores it again)."""
@@ -374,3 +377,31 @@ def test_interactions_committed_while_their_lead_is_being_scored_leave_it_marked
     assert lead.interactions.filter(type="demo_request").exists()
     assert lead.needs_rescore is True
     assert lead.stage == "lead"  # scored without the demo request, and marked to be scored again
+
+
+def test_a_retired_definition_todays_validation_refuses_still_labels_its_explanations():
+    from django.contrib import admin
+
+    from scoring import selectors
+    from scoring.admin import ScoringModelAdmin
+
+    old = ScoringModel.objects.create(
+        name="2019 model",
+        version=99,
+        status="retired",
+        definition={
+            "icp": {"criteria": [{"key": "size", "label": "Company size", "field": "headcount"}]},
+            "rules": [{"key": "fax", "label": "Sent a fax", "types": ["fax_received"]}, "junk"],
+        },
+    )
+    labels = selectors.explanation_labels_for(99)
+    assert (dict(labels.criteria), dict(labels.rules)) == ({"size": "Company size"}, {"fax": "Sent a fax"})
+    stored = {
+        "format": 2,
+        "model_version": 99,
+        "engagement": {"rules": [["fax", 1, 2.0, 2.0, 2.0, False, [7]]]},
+    }
+    assert selectors.lead_explanation(stored)["engagement"]["rules"][0]["label"] == "Sent a fax"
+    # Its words are history: the admin shows the definition of a non-draft read-only.
+    readonly = ScoringModelAdmin(ScoringModel, admin.site).get_readonly_fields(None, old)
+    assert {"definition", "name"} <= set(readonly)
