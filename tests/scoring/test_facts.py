@@ -76,3 +76,29 @@ def test_scoring_transactions_run_without_jit_or_parallel_workers():
     with connection.execute_wrapper(spy):
         services.lead_rescore_now(lead_id=lead_id)
     assert ("off", "0") in seen
+
+
+def test_the_cycle_collector_pauses_while_a_chunk_is_scored_and_always_resumes():
+    import gc
+
+    lead_id = lead_services.lead_upsert(data={"email": "c@acme-soft.io"}).lead_id
+    during = []
+
+    def spy(execute, sql, params, many, context):
+        if sql.startswith("SELECT l.id"):
+            during.append(gc.isenabled())
+        return execute(sql, params, many, context)
+
+    assert gc.isenabled()
+    with connection.execute_wrapper(spy):
+        services.lead_rescore_now(lead_id=lead_id)
+    assert during == [False] and gc.isenabled()
+
+    def fail(execute, sql, params, many, context):
+        if sql.startswith("SELECT l.id"):
+            raise RuntimeError("the database went away")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail), pytest.raises(RuntimeError):
+        services.lead_rescore_now(lead_id=lead_id)
+    assert gc.isenabled()
