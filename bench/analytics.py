@@ -274,23 +274,8 @@ def cold_run(sess, urls: list[str], deadline: float, poll_s: float = 0.25) -> tu
 
 def start_worker(env, logfile: Path) -> subprocess.Popen:
     """One Celery worker (concurrency 1, as a small deployment would run beside 2 web workers)."""
-    cmd = [
-        str(pages.VENV_BIN / "celery"),
-        "-A",
-        "leadqual",
-        "worker",
-        "-c",
-        "1",
-        "--loglevel=warning",
-        "-n",
-        f"bench-analytics-{os.getpid()}@%h",
-        "--without-gossip",
-        "--without-mingle",
-    ]
-    fh = open(logfile, "w")  # noqa: SIM115 - lives as long as the worker
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    name = f"bench-analytics-{os.getpid()}@%h"
+    proc, _ = harness.start_celery_worker(env, logfile, concurrency=1, name=name)
     time.sleep(5)
     if proc.poll() is not None:
         raise RuntimeError(f"celery worker exited with {proc.returncode}; see {logfile}")
@@ -465,15 +450,7 @@ def main() -> int:
     ap.add_argument("--cold-long", type=int, default=3, help="cold 3-year ranges")
     ap.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     ap.add_argument("--scenario-timeout", type=float, default=240)
-    ap.add_argument("--db", default="leadqual_bench_analytics")
-    ap.add_argument("--pg-host", default="127.0.0.1")
-    ap.add_argument("--pg-port", type=int, default=5432)
-    ap.add_argument("--pg-user", default="postgres")
-    ap.add_argument("--redis-port", type=int, default=6379)
-    ap.add_argument("--redis-db", type=int, default=11)
-    ap.add_argument("--seed", type=int, default=20261205)
-    ap.add_argument("--reuse", action="store_true", help="reuse a loaded database of the same shape")
-    ap.add_argument("--keep", action="store_true", help="keep the database at the end")
+    harness.add_database_args(ap, db="leadqual_bench_analytics", seed=20261205)
     ap.add_argument("--load-only", action="store_true", help="load (or reuse) the database, then stop")
     ap.add_argument("--wait-others", type=float, default=1200)
     ap.add_argument("--skip-inproc", action="store_true")

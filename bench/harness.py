@@ -25,6 +25,36 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def start_celery_worker(
+    env: dict, logfile: Path, *, concurrency: int, name: str | None = None
+) -> tuple[subprocess.Popen, list[str]]:
+    """A Celery worker of the app in its own session (so it can be stopped with its pool), its
+    output in `logfile` (open as `proc.log_file`). Returns the process and its command line."""
+    cmd = [str(VENV_BIN / "celery"), "-A", "leadqual", "worker", "-c", str(concurrency), "--loglevel=warning"]
+    if name:
+        cmd += ["-n", name]
+    cmd += ["--without-gossip", "--without-mingle"]
+    fh = open(logfile, "w")  # noqa: SIM115 - lives as long as the worker
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    proc.log_file = fh
+    return proc, cmd
+
+
+def add_database_args(ap, *, db: str, seed: int, redis_db: int = 11) -> None:
+    """The options every benchmark with its own loaded database takes."""
+    ap.add_argument("--db", default=db)
+    ap.add_argument("--pg-host", default="127.0.0.1")
+    ap.add_argument("--pg-port", type=int, default=5432)
+    ap.add_argument("--pg-user", default="postgres")
+    ap.add_argument("--redis-port", type=int, default=6379)
+    ap.add_argument("--redis-db", type=int, default=redis_db)
+    ap.add_argument("--seed", type=int, default=seed)
+    ap.add_argument("--reuse", action="store_true", help="reuse a loaded database of the same shape")
+    ap.add_argument("--keep", action="store_true", help="keep the database at the end")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))

@@ -917,24 +917,7 @@ def main(argv=None) -> int:
         api_key = manage(env, "create_api_key", key_name).strip().splitlines()[-1]
 
         if args.celery == "worker":
-            celery = subprocess.Popen(
-                [
-                    str(VENV_BIN / "celery"),
-                    "-A",
-                    "leadqual",
-                    "worker",
-                    "-c",
-                    "1",
-                    "--loglevel=warning",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=open(results_dir / f"celery-{stamp}.log", "w"),  # noqa: SIM115
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            celery, _ = harness.start_celery_worker(env, results_dir / f"celery-{stamp}.log", concurrency=1)
         port = args.port or free_port()
         gunicorn = start_gunicorn(args, env, port, results_dir / f"gunicorn-{stamp}.log")
         res["gunicorn"] = {

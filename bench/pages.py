@@ -588,15 +588,7 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     ap.add_argument("--scenario-timeout", type=float, default=300, help="seconds per scenario and mode")
-    ap.add_argument("--db", default="leadqual_bench_pages")
-    ap.add_argument("--pg-host", default="127.0.0.1")
-    ap.add_argument("--pg-port", type=int, default=5432)
-    ap.add_argument("--pg-user", default="postgres")
-    ap.add_argument("--redis-port", type=int, default=6379)
-    ap.add_argument("--redis-db", type=int, default=11)
-    ap.add_argument("--seed", type=int, default=20261201)
-    ap.add_argument("--reuse", action="store_true", help="reuse a loaded database of the same shape")
-    ap.add_argument("--keep", action="store_true", help="keep the database at the end")
+    harness.add_database_args(ap, db="leadqual_bench_pages", seed=20261201)
     ap.add_argument(
         "--wait-others", type=float, default=1200, help="max seconds to wait for other benchmarks"
     )

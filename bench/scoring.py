@@ -258,24 +258,11 @@ class Worker:
 
     def __init__(self, args, env, logfile: Path):
         self.name = f"bench-scoring-{os.getpid()}-{secrets.token_hex(3)}@%h"
-        cmd = [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "leadqual",
-            "worker",
-            "-c",
-            str(args.concurrency),
-            "--loglevel=warning",
-            "-n",
-            self.name,
-            "--without-gossip",
-            "--without-mingle",
-        ]
-        log(f"worker: {' '.join(cmd[1:])}")
-        self.log = open(logfile, "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        self.proc, cmd = harness.start_celery_worker(
+            env, logfile, concurrency=args.concurrency, name=self.name
         )
+        self.log = self.proc.log_file
+        log(f"worker: {' '.join(cmd[1:])}")
         self.ps = psutil.Process(self.proc.pid)
 
     def children(self) -> list[psutil.Process]:
