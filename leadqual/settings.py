@@ -70,6 +70,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # get_item and words in every template, without a {% load %} in each.
+            "builtins": ["leads.templatetags.leadqual_tags"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",

@@ -114,3 +114,12 @@ def test_leads_admin_lists_answer(client, admin_user, lead_id, model):
 
     client.force_login(admin_user)
     assert client.get(reverse(f"admin:leads_{model}_changelist")).status_code == 200
+
+
+def test_keys_read_as_words_on_the_pages():
+    from django.template import engines
+
+    template = engines["django"].from_string('{{ types|join:", "|words }} · {{ "no_budget"|words|capfirst }}')
+    assert template.render({"types": ["demo_request", "contact_request"]}) == (
+        "demo request, contact request · No budget"
+    )
