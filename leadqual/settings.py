@@ -164,9 +164,6 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-# Full rescores after an activation run set-based in PostgreSQL (scoring/bulk_sql.py) when the
-# model compiles to SQL; off, every lead goes through the Python engine.
-LEADQUAL_BULK_SQL = env.bool("LEADQUAL_BULK_SQL", default=True)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = TIME_ZONE

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -27,7 +26,7 @@ from handoff import lifecycle, webhooks
 from handoff.models import StageChange
 from leads.models import Lead
 
-from . import bulk_sql, engine, selectors
+from . import engine, selectors
 from .facts import LeadRow, load_interactions, load_leads
 from .models import RescoreChunk, RescoreJob, ScoreChange, ScoringModel
 
@@ -66,19 +65,6 @@ def compiled(row: ScoringModel) -> engine.ScoringModel:
         _model_cache.clear()  # one or two models are in use at a time; keep the cache tiny
         _model_cache[key] = model
     return model
-
-
-_scorer_cache: dict[int, tuple[engine.ScoringModel, bulk_sql.BulkScorer | None]] = {}
-
-
-def bulk_scorer(active: ActiveModel) -> bulk_sql.BulkScorer | None:
-    """The model compiled to one SQL statement per chunk (see scoring/bulk_sql.py), or None
-    when it uses something only the engine scores. Compiled once per model object."""
-    entry = _scorer_cache.get(id(active.model))
-    if entry is None or entry[0] is not active.model:
-        _scorer_cache.clear()  # one model at a time runs a job; keep the cache tiny
-        entry = _scorer_cache[id(active.model)] = (active.model, bulk_sql.compile_model(active.model))
-    return entry[1]
 
 
 def dumps_json(value) -> str:
@@ -252,7 +238,6 @@ def _score_chunk(
     only_marked: bool,
     detailed_ledger: bool = True,
     wait: bool = False,
-    now: datetime | None = None,
 ) -> RescoreOutcome:
     with _without_cyclic_gc():
         return _score_chunk_now(
@@ -262,7 +247,6 @@ def _score_chunk(
             only_marked=only_marked,
             detailed_ledger=detailed_ledger,
             wait=wait,
-            now=now or timezone.now(),
         )
 
 
@@ -274,8 +258,8 @@ def _score_chunk_now(
     only_marked: bool,
     detailed_ledger: bool,
     wait: bool,
-    now: datetime,
 ) -> RescoreOutcome:
+    now = timezone.now()
     outcome = RescoreOutcome()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(BULK_SETTINGS)
@@ -351,47 +335,6 @@ def _score_chunk_now(
         outcome.promoted_ids = tuple(p.lead_id for p in promotions)
         outcome.rescored_ids = frozenset(r.id for r in rows)
     return outcome
-
-
-def _score_chunk_in_sql(
-    lead_ids: Sequence[int], *, active: ActiveModel, scorer: bulk_sql.BulkScorer, cause: str
-) -> RescoreOutcome:
-    """A full rescore's chunk, set-based: PostgreSQL scores and writes the leads it can be sure
-    of (scores, explanation, the ledger's total row) in one statement; the rest (unusual text
-    or numbers, promotions, drops below the MQL bar) go through the engine in the same
-    transaction. Leads locked by another writer are left out, as in ``_score_chunk``."""
-    now = timezone.now()
-    outcome = RescoreOutcome()
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(BULK_SETTINGS)
-        params = scorer.params(
-            lead_ids=lead_ids, now=now, model_id=active.row.pk, version=active.row.version, cause=cause
-        )
-        cursor.execute(scorer.sql, params)
-        rows = cursor.fetchall()
-        to_engine = [lead_id for lead_id, python, *_ in rows if python]
-        if to_engine:  # already locked by this transaction, so "wait" never waits
-            rest = _score_chunk(
-                to_engine,
-                active=active,
-                cause=cause,
-                only_marked=False,
-                detailed_ledger=False,
-                wait=True,
-                now=now,
-            )
-            outcome.promoted, outcome.promoted_ids = rest.promoted, rest.promoted_ids
-        outcome.rescored = len(rows)
-        outcome.rescored_ids = frozenset(lead_id for lead_id, *_ in rows)
-        outcome.skipped = len(lead_ids) - len(rows)
-    return outcome
-
-
-def _score_chunk_for_job(lead_ids: Sequence[int], *, active: ActiveModel, cause: str) -> RescoreOutcome:
-    scorer = bulk_scorer(active) if settings.LEADQUAL_BULK_SQL else None
-    if scorer is None:
-        return _score_chunk(lead_ids, active=active, cause=cause, only_marked=False, detailed_ledger=False)
-    return _score_chunk_in_sql(lead_ids, active=active, scorer=scorer, cause=cause)
 
 
 def leads_rescore(*, lead_ids: Iterable[int], cause: str = ScoreChange.Cause.ACTIVITY) -> dict[str, int]:
@@ -553,7 +496,9 @@ def rescore_chunk_run(*, chunk_id: int) -> int:
             "id", flat=True
         )
     )
-    done = _score_chunk_for_job(ids, active=active, cause=ScoreChange.Cause.MODEL)
+    done = _score_chunk(
+        ids, active=active, cause=ScoreChange.Cause.MODEL, only_marked=False, detailed_ledger=False
+    )
     promoted = done.promoted
     # Rows locked by a concurrent writer: take them one at a time, waiting (one row lock held
     # cannot deadlock), so none keeps a score from the retired model.
