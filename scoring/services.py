@@ -68,7 +68,7 @@ def compiled(row: ScoringModel) -> engine.ScoringModel:
 
 
 def dumps_json(value) -> str:
-    """json.dumps, several times faster (a full rescore writes a ~2 KB explanation per lead).
+    """json.dumps, several times faster (a full rescore writes an explanation per lead).
     PostgreSQL stores the same jsonb from either text; json.dumps stays for what orjson refuses
     (an integer past 64 bits in a lead attribute)."""
     try:
@@ -127,11 +127,12 @@ def _ledger_rows(
     if detailed:
         before, after = _stored_contributions(row.previous), _result_contributions(result)
         for key in sorted(set(before) | set(after)):
-            old_points = before.get(key, (0.0, "", []))[0]
+            old_points, _, old_events = before.get(key, (0.0, "", []))
             new_points, label, event_ids = after.get(key) or (0.0, _old_label(row.previous, key), [])
             if abs(new_points - old_points) < 0.005:
                 continue
-            new_events = [e for e in event_ids if e not in set(before.get(key, (0, "", []))[2])]
+            seen = set(old_events)  # once per rule, not once per event
+            new_events = [e for e in event_ids if e not in seen]
             changes.append(
                 ScoreChange(
                     kind=key[0],
