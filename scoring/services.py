@@ -9,6 +9,7 @@ Invariants kept here:
 from __future__ import annotations
 
 import gc
+import io
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,7 +21,6 @@ import orjson
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from psycopg2.extras import Json, execute_values
 
 from handoff import lifecycle, webhooks
 from handoff.models import StageChange
@@ -36,7 +36,11 @@ CHUNK = 1000
 # For the scoring transactions only. JIT compilation cost ~40 ms of a ~120 ms interaction read
 # per 1,000 leads (compiling each time, for a plan that runs once), and parallel workers start
 # two processes per query to save nothing while the other worker keeps the second core busy.
-BULK_SETTINGS = "SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0"
+# client_min_messages: the results table's CREATE ... IF NOT EXISTS notice on every chunk.
+BULK_SETTINGS = (
+    "SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0;"
+    " SET LOCAL client_min_messages = warning"
+)
 PROMOTABLE = {"lead", "subscriber", "recycled"}
 
 _model_cache: dict[tuple[int, datetime], engine.ScoringModel] = {}
@@ -231,6 +235,41 @@ def _without_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
+# The chunk's results reach PostgreSQL by COPY into a temporary table, then one UPDATE joins it:
+# measured on 1,000 cached bench leads, 87 ms against 135 ms for the same UPDATE fed by a
+# 1,000-row VALUES list (whose ~1 MB of SQL text PostgreSQL parses and psycopg2 builds).
+_RESULTS_TABLE = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS scoring_results (id bigint, fit_score smallint,"
+    " fit_grade text, engagement_score integer, score integer, explanation jsonb, stage text,"
+    " promoted boolean) ON COMMIT DELETE ROWS"
+)
+_APPLY_RESULTS = (
+    "UPDATE leads_lead l SET fit_score = v.fit_score, fit_grade = v.fit_grade,"
+    " engagement_score = v.engagement_score, score = v.score, score_explanation = v.explanation,"
+    " stage = v.stage,"
+    " stage_changed_at = CASE WHEN v.promoted THEN %(now)s ELSE l.stage_changed_at END,"
+    " owner_id = CASE WHEN v.promoted THEN NULL ELSE l.owner_id END,"
+    " handed_off_at = CASE WHEN v.promoted THEN NULL ELSE l.handed_off_at END,"
+    " nurture_until = CASE WHEN v.promoted THEN NULL ELSE l.nurture_until END,"
+    " scored_at = %(now)s, needs_rescore = false"
+    " FROM scoring_results v WHERE l.id = v.id"
+)
+
+
+def _copy_text(value: str) -> str:
+    """A value for COPY's text format. JSON text never holds a raw tab, newline or carriage
+    return (the encoder escapes them), so its backslashes are the only characters to escape."""
+    return value.replace("\\", "\\\\")
+
+
+def _write_results(cursor, results: io.StringIO, now: datetime) -> None:
+    cursor.execute(_RESULTS_TABLE)
+    results.seek(0)
+    cursor.cursor.copy_expert("COPY scoring_results FROM STDIN", results)
+    cursor.execute(_APPLY_RESULTS, {"now": now})
+    cursor.execute("DELETE FROM scoring_results")  # several chunks may share one transaction
+
+
 def _score_chunk(
     lead_ids: Sequence[int],
     *,
@@ -280,7 +319,7 @@ def _score_chunk_now(
         if not rows:
             return outcome
         events = load_interactions(cursor, [r.id for r in rows], reads=active.reads)
-        updates, ledger, promotions = [], [], []
+        results, ledger, promotions = io.StringIO(), [], []
         for row in rows:
             result = engine.score_lead(active.model, row.facts, events.get(row.id, ()), now)
             explanation = result.stored_explanation()
@@ -289,34 +328,12 @@ def _score_chunk_now(
             promotion = _promotion(row, result, active.row, now)
             if promotion:
                 promotions.append(promotion)
-            updates.append(
-                (
-                    row.id,
-                    result.fit.score,
-                    result.fit.grade,
-                    result.engagement.score,
-                    result.score,
-                    Json(explanation, dumps=dumps_json),
-                    promotion.to_stage if promotion else row.stage,
-                    promotion is not None,
-                    now,
-                )
+            results.write(
+                f"{row.id}\t{result.fit.score}\t{result.fit.grade}\t{result.engagement.score}"
+                f"\t{result.score}\t{_copy_text(dumps_json(explanation))}"
+                f"\t{promotion.to_stage if promotion else row.stage}\t{'t' if promotion else 'f'}\n"
             )
-        execute_values(
-            cursor.cursor,
-            "UPDATE leads_lead l SET fit_score = v.fit_score, fit_grade = v.fit_grade,"
-            " engagement_score = v.engagement_score, score = v.score,"
-            " score_explanation = v.explanation::jsonb, stage = v.stage,"
-            " stage_changed_at = CASE WHEN v.promoted THEN v.now::timestamptz ELSE l.stage_changed_at END,"
-            " owner_id = CASE WHEN v.promoted THEN NULL ELSE l.owner_id END,"
-            " handed_off_at = CASE WHEN v.promoted THEN NULL ELSE l.handed_off_at END,"
-            " nurture_until = CASE WHEN v.promoted THEN NULL ELSE l.nurture_until END,"
-            " scored_at = v.now::timestamptz, needs_rescore = false"
-            " FROM (VALUES %s) AS v(id, fit_score, fit_grade, engagement_score, score, explanation,"
-            " stage, promoted, now) WHERE l.id = v.id",
-            updates,
-            page_size=CHUNK,
-        )
+        _write_results(cursor, results, now)
         ScoreChange.objects.bulk_create(ledger, batch_size=CHUNK)
         StageChange.objects.bulk_create(promotions, batch_size=CHUNK)
         for promotion in promotions:

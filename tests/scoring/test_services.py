@@ -405,3 +405,30 @@ def test_a_retired_definition_todays_validation_refuses_still_labels_its_explana
     # Its words are history: the admin shows the definition of a non-draft read-only.
     readonly = ScoringModelAdmin(ScoringModel, admin.site).get_readonly_fields(None, old)
     assert {"definition", "name"} <= set(readonly)
+
+
+def test_text_with_backslashes_tabs_and_newlines_is_stored_exactly_in_the_explanation():
+    """Results reach PostgreSQL through COPY's text format, where a backslash is an escape."""
+    title = 'Head of R\\D\t"Growth"\nVP \\N \\\\ é ✓'
+    lead_id = lead_services.lead_upsert(
+        data={"email": "odd@acme-soft.io", "job_title": title, "attributes": {"note": "a\\tb\r\n"}}
+    ).lead_id
+    tasks.rescore_leads_task(lead_ids=[lead_id])
+    lead = Lead.objects.get(pk=lead_id)
+    criteria = selectors.lead_explanation(lead.score_explanation)["fit"]["criteria"]
+    assert title in [c["value"] for c in criteria]
+    assert lead.score_explanation == json.loads(json.dumps(lead.score_explanation))
+    assert lead.needs_rescore is False
+
+
+def test_chunks_scored_in_one_transaction_do_not_rewrite_each_other(monkeypatch):
+    """Each chunk's results are removed from the results table once applied: a later chunk in
+    the same transaction must not write an earlier chunk's leads again (with its own time)."""
+    first, second = good_fit_lead("a@acme-soft.io"), good_fit_lead("b@acme-soft.io")
+    monkeypatch.setattr(services, "CHUNK", 1)
+    with transaction.atomic():
+        assert services.leads_rescore(lead_ids=[first, second]) == {"rescored": 2, "promoted": 0}
+    a, b = Lead.objects.get(pk=first), Lead.objects.get(pk=second)
+    assert a.scored_at < b.scored_at
+    assert a.scored_at.isoformat() == a.score_explanation["computed_at"]
+    assert b.scored_at.isoformat() == b.score_explanation["computed_at"]
