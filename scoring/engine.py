@@ -563,6 +563,8 @@ _new_fit_result = _constructor(FitResult)
 _new_engagement_contribution = _constructor(EngagementContribution)
 _new_engagement_result = _constructor(EngagementResult)
 _new_score_result = _constructor(ScoreResult)
+# For loaders building a chunk's ~10,000 facts: half the cost of InteractionFact(...).
+new_interaction_fact = _constructor(InteractionFact)
 
 
 # --------------------------------------------------------------------------------------------

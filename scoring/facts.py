@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -114,21 +114,20 @@ def load_interactions(
             [list(lead_ids)],
         )
     else:
-        # occurred_at as whole microseconds since the epoch: exact, and an int is far cheaper to
-        # fetch than a timestamptz (which the driver parses and gives a tzinfo per row).
+        # occurred_at as ISO text in UTC whatever the session's TimeZone ("2026-12-01
+        # 09:30:00.123457+00"): exact, and datetime.fromisoformat reads it in ~90 ns, a tenth of
+        # what the driver's timestamptz parsing or epoch-microsecond arithmetic cost per row.
         properties, key_params = _read_properties(reads.property_keys)
         cursor.execute(
-            "SELECT lead_id, id, type,"
-            " (extract(epoch FROM occurred_at) * 1000000)::int8,"
+            "SELECT lead_id, id, type, (occurred_at AT TIME ZONE 'UTC')::text || '+00',"
             f" CASE WHEN type = ANY(%s) THEN {properties} END FROM leads_interaction"
             " WHERE lead_id = ANY(%s) AND type = ANY(%s) ORDER BY lead_id, id",
             [sorted(reads.property_types), *key_params, list(lead_ids), sorted(reads.types)],
         )
-        return _facts_by_lead(cursor.fetchall(), lambda us: _EPOCH + timedelta(microseconds=us))
+        return _facts_by_lead(cursor.fetchall(), datetime.fromisoformat)
     return _facts_by_lead(cursor.fetchall(), None)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_BUILD_ARGS = 100  # PostgreSQL's limit on function arguments
 
 
@@ -148,11 +147,19 @@ def _read_properties(keys: frozenset[str]) -> tuple[str, list[str]]:
 
 def _facts_by_lead(rows, to_datetime) -> dict[int, list[engine.InteractionFact]]:
     by_lead: dict[int, list[engine.InteractionFact]] = {}
-    fact = engine.InteractionFact
+    fact = engine.new_interaction_fact
     for lead_id, id_, type_, occurred_at, properties in rows:
         facts = by_lead.get(lead_id)
         if facts is None:
             facts = by_lead[lead_id] = []
-        when = to_datetime(occurred_at) if to_datetime else occurred_at
-        facts.append(fact(id_, type_, when, as_json(properties)))
+        facts.append(
+            fact(
+                {
+                    "id": id_,
+                    "type": type_,
+                    "occurred_at": to_datetime(occurred_at) if to_datetime else occurred_at,
+                    "properties": as_json(properties) if properties else {},
+                }
+            )
+        )
     return by_lead

@@ -284,9 +284,12 @@ def test_the_lean_interaction_loader_keeps_every_timestamp_exact():
     with connection.cursor() as cursor:
         full = load_interactions(cursor, [lead_id])[lead_id]
         lean = load_interactions(cursor, [lead_id], reads=reads)[lead_id]
+        cursor.execute("SET LOCAL TIME ZONE 'America/St_Johns'")  # -03:30, or -02:30 in summer
+        elsewhere = load_interactions(cursor, [lead_id], reads=reads)[lead_id]
     assert [(f.id, f.occurred_at) for f in lean] == [(f.id, f.occurred_at) for f in full]
+    assert [(f.id, f.occurred_at) for f in elsewhere] == [(f.id, f.occurred_at) for f in lean]
     assert sorted(f.occurred_at for f in lean) == sorted(moments)
-    assert all(f.occurred_at.tzinfo is UTC for f in lean)
+    assert all(f.occurred_at.tzinfo is UTC for f in lean + elsewhere)
 
 
 def test_a_finished_rescore_job_queues_a_vacuum_of_leads(monkeypatch, django_capture_on_commit_callbacks):
