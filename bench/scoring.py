@@ -355,9 +355,9 @@ def cpu_report(*, machine, **parts) -> dict:
 class BackendSampler(threading.Thread):
     """CPU of the PostgreSQL backends serving the bench database, sampled every `every` s.
 
-    The worker gets a new backend per task (see postgres_cluster_cpu), so a backend's CPU after
-    its last sample is lost: this is a lower bound, close when tasks last much longer than
-    `every`. Unlike the cluster figure it excludes other people's databases.
+    A backend that ends between two samples loses its CPU after the last one (the bench's own
+    short connections, a worker connection past CONN_MAX_AGE), so this is a lower bound. Unlike
+    the cluster figure it excludes other people's databases.
     """
 
     def __init__(self, db: str, every: float = 0.1):
@@ -411,8 +411,8 @@ _POSTMASTER: list[psutil.Process] = []
 def postgres_cluster_cpu() -> float:
     """CPU seconds used so far by the PostgreSQL server's processes, ended ones included.
 
-    Celery's Django fixup closes the DB connection around every task, so each task gets a new,
-    short-lived backend: those are counted through the postmaster's reaped-children times. The
+    Backends that ended during the run (the bench's own short connections; worker connections
+    closed after CONN_MAX_AGE) are counted through the postmaster's reaped-children times. The
     cluster is shared, so this includes other users' backends (the bench waits for the other
     benchmark before heavy phases; "machine busy" shows what else ran).
     """
@@ -655,6 +655,8 @@ def run_rescore(args, env, app, results_dir: Path, stamp: str, label: str) -> di
                 machine=(cpu0_machine, cpu1_machine),
             ),
             postgres_bench_db_backends_cpu_s_lower_bound=round(db_pg, 1),
+            # The Celery main process (receives and dispatches the chunk tasks) apart from the pool.
+            worker_cpu_s_main=round(cpu1_w.get(worker.ps.pid, 0.0) - cpu0_w.get(worker.ps.pid, 0.0), 1),
         )
         log(
             f"rescore[{label}]: {status} {done:,}/{total:,} in {elapsed:.1f} s"
@@ -1152,7 +1154,7 @@ def markdown(res: dict) -> str:
             + f" (of {2 * rs['seconds']:.0f} available; postgres = whole cluster, 'other' = the rest of"
             f" the machine); backends of the bench database >="
             f" {rs.get('postgres_bench_db_backends_cpu_s_lower_bound')};"
-            f" worker main process RSS {rs['main_rss_mib']} MiB."
+            f" worker main process CPU {rs.get('worker_cpu_s_main')} s, RSS {rs['main_rss_mib']} MiB."
         )
         if "vacuum_after_s" in rs:
             lines.append("")
