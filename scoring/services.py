@@ -116,17 +116,14 @@ def _ledger_rows(
     now: datetime,
     *,
     detailed: bool,
-) -> list[ScoreChange]:
-    """What changed since the stored explanation: one row per rule whose points moved, and a total."""
-    common = {
-        "lead_id": row.id,
-        "model": model_row,
-        "computed_at": now,
-        "cause": cause,
-        "score_after": result.score,
-        "fit_grade_after": result.fit.grade,
-        "engagement_after": result.engagement.score,
-    }
+) -> list[str]:
+    """What changed since the stored explanation: one row per rule whose points moved, and a
+    total. As lines for COPY into the ledger (``_LEDGER_COPY``): a points change writes ~570,000
+    of them in a full rescore, where ScoreChange objects and bulk_create cost ~45 ms a chunk."""
+    common = (
+        f"{row.id}\t{model_row.pk}\t{now.isoformat()}\t{cause}"
+        f"\t{result.score}\t{result.fit.grade}\t{result.engagement.score}"
+    )
     changes = []
     if detailed:
         before, after = _stored_contributions(row.previous), _result_contributions(result)
@@ -138,42 +135,58 @@ def _ledger_rows(
             seen = set(old_events)  # once per rule, not once per event
             new_events = [e for e in event_ids if e not in seen]
             changes.append(
-                ScoreChange(
+                _ledger_line(
+                    common,
                     kind=key[0],
                     rule_key=key[1],
                     label=label,
                     interaction_id=max(new_events) if new_events else None,
                     points=round(new_points - old_points, 2),
                     value_after=new_points,
-                    **common,
                 )
             )
     old_score = row.old[3] if row.previous else 0
     if changes or result.score != old_score or not row.previous:
         changes.append(
-            ScoreChange(
+            _ledger_line(
+                common,
                 kind="total",
                 rule_key="",
                 label="Lead score",
+                interaction_id=None,
                 points=result.score - old_score,
                 value_after=result.score,
-                **common,
             )
         )
     if row.previous.get("mql") and not result.mql and row.stage not in PROMOTABLE:
         # Decay or new negatives took the lead below the MQL bar: never a silent demotion, but
         # the drop is on the record for the people working the lead.
         changes.append(
-            ScoreChange(
+            _ledger_line(
+                common,
                 kind="below_mql",
                 rule_key="",
                 label="Fell below the MQL threshold (stage kept)",
+                interaction_id=None,
                 points=0,
                 value_after=result.engagement.score,
-                **common,
             )
         )
     return changes
+
+
+_LEDGER_COPY = (
+    "COPY scoring_scorechange (lead_id, model_id, computed_at, cause, score_after, fit_grade_after,"
+    " engagement_after, kind, rule_key, label, interaction_id, points, value_after) FROM STDIN"
+)
+
+
+def _ledger_line(common: str, *, kind, rule_key, label, interaction_id, points, value_after) -> str:
+    interaction = "\\N" if interaction_id is None else interaction_id
+    return (
+        f"{common}\t{kind}\t{_copy_field(rule_key)}\t{_copy_field(label)}\t{interaction}"
+        f"\t{float(points)!r}\t{float(value_after)!r}\n"
+    )
 
 
 def _promotion(row: LeadRow, result: engine.ScoreResult, model_row: ScoringModel, now: datetime):
@@ -256,10 +269,18 @@ _APPLY_RESULTS = (
 )
 
 
-def _copy_text(value: str) -> str:
-    """A value for COPY's text format. JSON text never holds a raw tab, newline or carriage
-    return (the encoder escapes them), so its backslashes are the only characters to escape."""
+def _copy_json(value: str) -> str:
+    """JSON text as a value for COPY's text format. JSON never holds a raw tab, newline or
+    carriage return (the encoder escapes them), so its backslashes are all there is to escape."""
     return value.replace("\\", "\\\\")
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value: str) -> str:
+    """Any text as a value for COPY's text format (a label may hold a tab or a line break)."""
+    return value.translate(_COPY_ESCAPES)
 
 
 def _write_results(cursor, results: io.StringIO, now: datetime) -> None:
@@ -330,11 +351,12 @@ def _score_chunk_now(
                 promotions.append(promotion)
             results.write(
                 f"{row.id}\t{result.fit.score}\t{result.fit.grade}\t{result.engagement.score}"
-                f"\t{result.score}\t{_copy_text(dumps_json(explanation))}"
+                f"\t{result.score}\t{_copy_json(dumps_json(explanation))}"
                 f"\t{promotion.to_stage if promotion else row.stage}\t{'t' if promotion else 'f'}\n"
             )
         _write_results(cursor, results, now)
-        ScoreChange.objects.bulk_create(ledger, batch_size=CHUNK)
+        if ledger:
+            cursor.cursor.copy_expert(_LEDGER_COPY, io.StringIO("".join(ledger)))
         StageChange.objects.bulk_create(promotions, batch_size=CHUNK)
         for promotion in promotions:
             webhooks.emit(

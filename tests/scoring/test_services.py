@@ -435,3 +435,24 @@ def test_chunks_scored_in_one_transaction_do_not_rewrite_each_other(monkeypatch)
     assert a.scored_at < b.scored_at
     assert a.scored_at.isoformat() == a.score_explanation["computed_at"]
     assert b.scored_at.isoformat() == b.score_explanation["computed_at"]
+
+
+def test_ledger_rows_keep_labels_with_tabs_line_breaks_and_backslashes_exactly():
+    """Ledger rows reach PostgreSQL through COPY's text format: every special character of a
+    marketer's label must come back as typed, and a missing event as NULL."""
+    active = ScoringModel.objects.get(status="active")
+    definition = json.loads(json.dumps(active.definition))
+    label = 'Webinar\t"live"\nattended \\N \\\\ ✓\r'
+    rule = next(r for r in definition["rules"] if "webinar_attendance" in r["types"])
+    rule["label"] = label
+    _activate(definition)
+    lead_id = good_fit_lead()
+    tasks.rescore_leads_task(lead_ids=[lead_id])
+    (outcome,) = record(lead_id, "webinar_attendance")
+    tasks.rescore_leads_task(lead_ids=[lead_id])
+    change = ScoreChange.objects.get(lead_id=lead_id, kind="engagement", rule_key=rule["key"])
+    assert change.label == label
+    assert change.interaction_id == outcome.interaction_id
+    total = ScoreChange.objects.filter(lead_id=lead_id, kind="total").latest("id")
+    assert total.interaction_id is None
+    assert total.value_after == Lead.objects.get(pk=lead_id).score
