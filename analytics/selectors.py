@@ -128,7 +128,7 @@ def _journey_cte(filters: Filters, *, rules: bool = True, lead: bool = True) -> 
     leaves out the lead's columns, and then, without a source filter, the lead table altogether
     (every change has its lead: the foreign key cascades), which is most of a funnel drill-down.
     """
-    rules_column = "l.score_explanation -> 'engagement' -> 'rules'" if rules else "NULL::jsonb"
+    rules_column = "(l.score_explanation -> 'engagement' -> 'rules')::jsonb" if rules else "NULL::jsonb"
     lead_columns = "l.source, l.utm_campaign, l.fit_grade, l.company_id," if lead else ""
     lead_join = f"JOIN {LEAD} l ON l.id = c.lead_id {_source(filters)}" if lead or filters.source else ""
     return f"""

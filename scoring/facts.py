@@ -22,7 +22,8 @@ _LEAD_COLUMNS = (
 # whether there is one and whether it said MQL (a ~2 KB document not decoded per lead).
 _PREVIOUS = {
     "full": "l.score_explanation",
-    "summary": "CASE WHEN l.score_explanation = '{}'::jsonb THEN '{}'::jsonb"
+    # The column is json (text): "{}" is how an empty dict is stored.
+    "summary": "CASE WHEN l.score_explanation::text = '{}' THEN '{}'::jsonb"
     " ELSE jsonb_build_object('mql', l.score_explanation -> 'mql') END",
 }
 

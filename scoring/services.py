@@ -253,7 +253,7 @@ def _without_cyclic_gc() -> Iterator[None]:
 # 1,000-row VALUES list (whose ~1 MB of SQL text PostgreSQL parses and psycopg2 builds).
 _RESULTS_TABLE = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS scoring_results (id bigint, fit_score smallint,"
-    " fit_grade text, engagement_score integer, score integer, explanation jsonb, stage text,"
+    " fit_grade text, engagement_score integer, score integer, explanation json, stage text,"
     " promoted boolean) ON COMMIT DELETE ROWS"
 )
 _APPLY_RESULTS = (

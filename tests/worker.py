@@ -13,6 +13,7 @@ from django.db import connection
 from leadqual.celery import app
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKER_APPLICATION_NAME = f"leadqual-test-worker-{os.getpid()}"
 
 
 @contextmanager
@@ -20,7 +21,10 @@ def running_worker():
     db = settings.DATABASES["default"]
     # The worker must read the test database this process created, not the configured one.
     host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-    url = f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{host}/{connection.settings_dict['NAME']}"
+    url = (
+        f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{host}/{connection.settings_dict['NAME']}"
+        f"?application_name={WORKER_APPLICATION_NAME}"  # how tests tell its connections apart
+    )
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_DEBUG": "0"}
     app.control.purge()
     worker = subprocess.Popen(

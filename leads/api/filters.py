@@ -7,8 +7,9 @@ from leads.vocabulary import FitGrade, Stage
 
 
 class LeadFilter(django_filters.FilterSet):
-    stage = django_filters.MultipleChoiceFilter(choices=Stage.choices)
-    fit_grade = django_filters.MultipleChoiceFilter(choices=FitGrade.choices)
+    # Plain columns, no join: no duplicates to remove (django-filter adds DISTINCT by default).
+    stage = django_filters.MultipleChoiceFilter(choices=Stage.choices, distinct=False)
+    fit_grade = django_filters.MultipleChoiceFilter(choices=FitGrade.choices, distinct=False)
     min_score = django_filters.NumberFilter(field_name="score", lookup_expr="gte")
     max_score = django_filters.NumberFilter(field_name="score", lookup_expr="lte")
     min_probability = django_filters.NumberFilter(

@@ -42,10 +42,12 @@ def test_interactions_posted_to_the_api_make_the_lead_an_mql_through_a_real_work
 def _worker_backends() -> set[tuple[int, object]]:
     from django.db import connection
 
+    from tests.worker import WORKER_APPLICATION_NAME
+
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid, backend_start FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            "SELECT pid, backend_start FROM pg_stat_activity WHERE application_name = %s",
+            [WORKER_APPLICATION_NAME],
         )
         return set(cursor.fetchall())
 
