@@ -56,6 +56,18 @@ def running_worker():
     finally:
         worker.terminate()
         worker.wait(15)
+        # The worker keeps its connection between tasks; its backend ends a moment after the
+        # process does. Wait for that, or the next test (or the test database's teardown)
+        # may still see it.
+        wait_until(_worker_connections_closed, seconds=10, interval=0.05)
+
+
+def _worker_connections_closed() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [WORKER_APPLICATION_NAME]
+        )
+        return cursor.fetchone()[0] == 0
 
 
 def wait_until(predicate, seconds=60.0, interval=0.1):
