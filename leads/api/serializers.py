@@ -54,8 +54,9 @@ class AttributesField(JSONObjectField):
     pass
 
 
-class StrictSerializer(serializers.Serializer):
-    """Unknown fields are an error, as in Stripe's API: a typo must not be silently dropped."""
+class RejectUnknownFields:
+    """Unknown fields are an error, as in Stripe's API: a typo must not be silently dropped.
+    A mixin for any serializer, plain or model; read-only fields sent back are accepted."""
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -63,6 +64,10 @@ class StrictSerializer(serializers.Serializer):
             if unknown:
                 raise serializers.ValidationError({k: ["Unknown field."] for k in sorted(unknown)})
         return super().to_internal_value(data)
+
+
+class StrictSerializer(RejectUnknownFields, serializers.Serializer):
+    pass
 
 
 class CompanyInSerializer(StrictSerializer):

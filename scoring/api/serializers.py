@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from leads.api.serializers import RejectUnknownFields
 from leads.models import IdealCustomerProfile
 from scoring import engine
 from scoring.models import RescoreJob, ScoreChange, ScoringModel
@@ -41,7 +42,7 @@ def _validate_definition(value):
     return value
 
 
-class ScoringModelSerializer(serializers.ModelSerializer):
+class ScoringModelSerializer(RejectUnknownFields, serializers.ModelSerializer):
     definition = serializers.JSONField(required=False, validators=[_validate_definition])
     copy_from = serializers.PrimaryKeyRelatedField(
         queryset=ScoringModel.objects.all(),
@@ -68,7 +69,7 @@ class ScoringModelSerializer(serializers.ModelSerializer):
         read_only_fields = ["version", "status", "created_at", "updated_at", "activated_at", "retired_at"]
 
 
-class ICPSerializer(serializers.ModelSerializer):
+class ICPSerializer(RejectUnknownFields, serializers.ModelSerializer):
     class Meta:
         model = IdealCustomerProfile
         fields = [
@@ -119,5 +120,5 @@ class RescoreJobSerializer(serializers.ModelSerializer):
         ]
 
 
-class PreviewInSerializer(serializers.Serializer):
+class PreviewInSerializer(RejectUnknownFields, serializers.Serializer):
     lead_id = serializers.IntegerField(min_value=1)

@@ -125,3 +125,30 @@ def test_icp_is_validated(marketer):
     assert client.post("/api/v1/icps/", bad, content_type="application/json").status_code == 400
     listed = client.get("/api/v1/icps/").json()
     assert listed[0]["name"] == "B2B SaaS mid-market"
+
+
+def test_an_unknown_field_in_a_draft_edit_is_a_400_and_changes_nothing(marketer):
+    """A typo ("mql_threshold" for a definition change) must not answer 200 and do nothing."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(marketer)
+    draft = client.post("/api/v1/scoring-models/", {"name": "Draft"}, content_type="application/json").json()
+    response = client.patch(
+        f"/api/v1/scoring-models/{draft['id']}/",
+        {"name": "Renamed", "mql_threshold": 60},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"mql_threshold": ["Unknown field."]}
+    assert ScoringModel.objects.get(pk=draft["id"]).name == "Draft"
+    echoed = {**draft, "name": "Renamed"}  # read-only fields sent back are fine
+    assert (
+        client.put(
+            f"/api/v1/scoring-models/{draft['id']}/", echoed, content_type="application/json"
+        ).status_code
+        == 200
+    )
+    icp = client.post("/api/v1/icps/", {"name": "X", "critera": []}, content_type="application/json")
+    assert icp.status_code == 400
+    assert icp.json()["errors"] == {"critera": ["Unknown field."]}
