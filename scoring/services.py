@@ -119,12 +119,10 @@ def _ledger_rows(
 ) -> list[str]:
     """What changed since the stored explanation: one row per rule whose points moved, and a
     total. As lines for COPY into the ledger (``_LEDGER_COPY``): a points change writes ~570,000
-    of them in a full rescore, where ScoreChange objects and bulk_create cost ~45 ms a chunk."""
-    common = (
-        f"{row.id}\t{model_row.pk}\t{now.isoformat()}\t{cause}"
-        f"\t{result.score}\t{result.fit.grade}\t{result.engagement.score}"
-    )
-    changes = []
+    of them in a full rescore, where ScoreChange objects and bulk_create cost ~45 ms a chunk.
+    Most leads of a rescore change nothing, so the line prefix is built only for those that do."""
+    # (kind, rule_key, label, interaction_id, points, value_after)
+    changes: list[tuple[str, str, str, int | None, float, float]] = []
     if detailed:
         before, after = _stored_contributions(row.previous), _result_contributions(result)
         for key in sorted(set(before) | set(after)):
@@ -134,45 +132,25 @@ def _ledger_rows(
                 continue
             seen = set(old_events)  # once per rule, not once per event
             new_events = [e for e in event_ids if e not in seen]
+            interaction_id = max(new_events) if new_events else None
             changes.append(
-                _ledger_line(
-                    common,
-                    kind=key[0],
-                    rule_key=key[1],
-                    label=label,
-                    interaction_id=max(new_events) if new_events else None,
-                    points=round(new_points - old_points, 2),
-                    value_after=new_points,
-                )
+                (key[0], key[1], label, interaction_id, round(new_points - old_points, 2), new_points)
             )
     old_score = row.old[3] if row.previous else 0
     if changes or result.score != old_score or not row.previous:
-        changes.append(
-            _ledger_line(
-                common,
-                kind="total",
-                rule_key="",
-                label="Lead score",
-                interaction_id=None,
-                points=result.score - old_score,
-                value_after=result.score,
-            )
-        )
+        changes.append(("total", "", "Lead score", None, result.score - old_score, result.score))
     if row.previous.get("mql") and not result.mql and row.stage not in PROMOTABLE:
         # Decay or new negatives took the lead below the MQL bar: never a silent demotion, but
         # the drop is on the record for the people working the lead.
-        changes.append(
-            _ledger_line(
-                common,
-                kind="below_mql",
-                rule_key="",
-                label="Fell below the MQL threshold (stage kept)",
-                interaction_id=None,
-                points=0,
-                value_after=result.engagement.score,
-            )
-        )
-    return changes
+        label = "Fell below the MQL threshold (stage kept)"
+        changes.append(("below_mql", "", label, None, 0, result.engagement.score))
+    if not changes:
+        return []
+    common = (
+        f"{row.id}\t{model_row.pk}\t{now.isoformat()}\t{cause}"
+        f"\t{result.score}\t{result.fit.grade}\t{result.engagement.score}"
+    )
+    return [_ledger_line(common, *change) for change in changes]
 
 
 _LEDGER_COPY = (
@@ -181,7 +159,7 @@ _LEDGER_COPY = (
 )
 
 
-def _ledger_line(common: str, *, kind, rule_key, label, interaction_id, points, value_after) -> str:
+def _ledger_line(common: str, kind, rule_key, label, interaction_id, points, value_after) -> str:
     interaction = "\\N" if interaction_id is None else interaction_id
     return (
         f"{common}\t{kind}\t{_copy_field(rule_key)}\t{_copy_field(label)}\t{interaction}"
