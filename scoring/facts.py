@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Sequence
@@ -114,36 +115,93 @@ def load_interactions(
             " WHERE lead_id = ANY(%s) ORDER BY lead_id, id",
             [list(lead_ids)],
         )
+        return _facts_by_lead(cursor.fetchall(), None)
+    return _lean_facts(cursor, lead_ids, reads)
+
+
+_MAX_KEY_COLUMNS = 50  # past this many keys a row's whole properties object is read instead
+
+
+def _lean_facts(cursor, lead_ids: Sequence[int], reads: engine.InteractionReads):
+    """What a model reads, by COPY ... TO STDOUT: measured on 1,000 bench leads (~9,800 rows),
+    45-55 ms of PostgreSQL CPU and 45-53 ms of Python, against 57-74 and 59 ms for the same rows
+    fetched by the driver (which builds every cell on its own) and the properties sent as one
+    jsonb_build_object per row (~2.5 us each to build and print).
+
+    Each property a filter reads is its own column, the key's JSON value as text (NULL when the
+    key is absent), so only the filtered types' keys are printed and decoded. occurred_at is ISO
+    text in UTC whatever the session's TimeZone ("2026-12-01 09:30:00.123457+00"): exact, and
+    datetime.fromisoformat reads it in ~90 ns."""
+    keys = sorted(reads.property_keys)
+    whole = len(keys) > _MAX_KEY_COLUMNS
+    property_types = sorted(reads.property_types)
+    if whole:
+        columns, params = ", CASE WHEN type = ANY(%s) THEN properties END", [property_types]
     else:
-        # occurred_at as ISO text in UTC whatever the session's TimeZone ("2026-12-01
-        # 09:30:00.123457+00"): exact, and datetime.fromisoformat reads it in ~90 ns, a tenth of
-        # what the driver's timestamptz parsing or epoch-microsecond arithmetic cost per row.
-        properties, key_params = _read_properties(reads.property_keys)
-        cursor.execute(
-            "SELECT lead_id, id, type, (occurred_at AT TIME ZONE 'UTC')::text || '+00',"
-            f" CASE WHEN type = ANY(%s) THEN {properties} END FROM leads_interaction"
-            " WHERE lead_id = ANY(%s) AND type = ANY(%s) ORDER BY lead_id, id",
-            [sorted(reads.property_types), *key_params, list(lead_ids), sorted(reads.types)],
+        columns = "".join(", CASE WHEN type = ANY(%s) THEN properties -> %s END" for _ in keys)
+        params = [value for key in keys for value in (property_types, key)]
+    sql = cursor.cursor.mogrify(
+        "COPY (SELECT lead_id, id, type, (occurred_at AT TIME ZONE 'UTC')::text || '+00'"
+        f"{columns} FROM leads_interaction WHERE lead_id = ANY(%s) AND type = ANY(%s)"
+        " ORDER BY lead_id, id) TO STDOUT",
+        [*params, list(lead_ids), sorted(reads.types)],
+    )
+    out = io.StringIO()
+    cursor.cursor.copy_expert(sql.decode(), out)
+
+    by_lead: dict[int, list[engine.InteractionFact]] = {}
+    fact, to_datetime, value_of = engine.new_interaction_fact, datetime.fromisoformat, _copied_json
+    filtered = reads.property_types
+    last, facts = None, []
+    # Rows end in "\n", the only raw line break COPY prints (not splitlines: a JSON string may
+    # hold U+2028 or U+0085 as they are).
+    for line in out.getvalue().split("\n")[:-1]:
+        lead_id, id_, type_, occurred_at, *values = line.split("\t")
+        if lead_id != last:
+            facts = by_lead[int(lead_id)] = []
+            last = lead_id
+        if "\\" in type_:
+            type_ = _copied_text(type_)
+        if type_ not in filtered:
+            properties = {}
+        elif whole:
+            properties = as_json(_copied_text(values[0])) if values[0] != "\\N" else {}
+        else:
+            properties = {key: value_of(v) for key, v in zip(keys, values, strict=True)}
+        facts.append(
+            fact(
+                {
+                    "id": int(id_),
+                    "type": type_,
+                    "occurred_at": to_datetime(occurred_at),
+                    "properties": properties,
+                }
+            )
         )
-        return _facts_by_lead(cursor.fetchall(), datetime.fromisoformat)
-    return _facts_by_lead(cursor.fetchall(), None)
+    return by_lead
 
 
-_MAX_BUILD_ARGS = 100  # PostgreSQL's limit on function arguments
+_COPY_UNESCAPE = re.compile(r"\\(.)")
+_COPY_CODES = {"t": "\t", "n": "\n", "r": "\r", "b": "\b", "f": "\f", "v": "\v"}
 
 
-def _read_properties(keys: frozenset[str]) -> tuple[str, list[str]]:
-    """SQL for the properties a model's filters read: an object of just those keys (a missing
-    one as null, which every filter reads like an absent key), so a page view's referrer, title
-    and the like are neither sent nor decoded. All of them past the argument limit."""
-    if 2 * len(keys) > _MAX_BUILD_ARGS:
-        return "properties", []
-    if not keys:
-        return "'{}'::jsonb", []
-    params: list[str] = []
-    for key in sorted(keys):
-        params += [key, key]
-    return "jsonb_build_object(" + ", ".join(["%s::text, properties -> %s"] * len(keys)) + ")", params
+def _copied_text(value: str) -> str:
+    """A text field of COPY's text format back to the value (backslash escapes undone)."""
+    if "\\" not in value:
+        return value
+    return _COPY_UNESCAPE.sub(lambda m: _COPY_CODES.get(m.group(1), m.group(1)), value)
+
+
+def _copied_json(value: str):
+    """One JSON value as COPY printed it: NULL (the key is absent) reads as None, like a JSON
+    null, which every filter reads like an absent key."""
+    if value == "\\N":
+        return None
+    if "\\" in value:
+        value = _copied_text(value)
+    if _LONG_NUMBER.search(value) is None:
+        return orjson.loads(value)
+    return json.loads(value)  # an integer past 64 bits, kept exact
 
 
 def _facts_by_lead(rows, to_datetime) -> dict[int, list[engine.InteractionFact]]:

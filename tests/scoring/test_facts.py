@@ -59,6 +59,64 @@ def test_the_interaction_loader_sends_only_the_properties_filters_read():
     ]
 
 
+TRICKY = [
+    "C:\\temp\\new\tline\nnext\r\\N",
+    'say "hi" \u2028 then \x85 \u00e9 \u2713 \x1c',
+    "\\",
+    "",
+]
+
+
+def _tricky_lead() -> tuple[int, engine.InteractionReads]:
+    lead_id = lead_services.lead_upsert(data={"email": "c@acme-soft.io"}).lead_id
+    reads = engine.interaction_reads(services.active_model().model)
+    keys = sorted(reads.property_keys)
+    values = [*TRICKY, BIG, -0.5, 1e16, None, True, [1, "x\ty"], {"nested": "\\N"}]
+    for i, value in enumerate(values):
+        Interaction.objects.create(
+            lead_id=lead_id, type="page_view", occurred_at="2026-11-30T10:00:00Z",
+            properties={keys[i % len(keys)]: value, "referrer": value}, external_id=f"t{i}",
+        )  # fmt: skip
+    Interaction.objects.create(
+        lead_id=lead_id, type="email_open", occurred_at="2026-11-30T11:00:00Z",
+        properties={"subject": TRICKY[0]}, external_id="o1",
+    )  # fmt: skip
+    return lead_id, reads
+
+
+def test_the_lean_loader_reads_every_property_value_exactly_through_copy():
+    """COPY's text format escapes backslashes, tabs and line breaks; a JSON string may hold
+    U+2028 or U+0085 raw (a line break to str.splitlines). Each value must come back exactly
+    as the full loader reads it."""
+    lead_id, reads = _tricky_lead()
+    with connection.cursor() as cursor:
+        full = load_interactions(cursor, [lead_id])[lead_id]
+        lean = load_interactions(cursor, [lead_id], reads=reads)[lead_id]
+    by_id = {f.id: f for f in full if f.type in reads.types}
+    assert [f.id for f in lean] == sorted(by_id)
+    for fact in lean:
+        expected = by_id[fact.id]
+        assert (fact.type, fact.occurred_at) == (expected.type, expected.occurred_at)
+        if fact.type in reads.property_types:
+            assert fact.properties == {k: expected.properties.get(k) for k in reads.property_keys}
+        else:
+            assert fact.properties == {}
+    assert any(f.properties.get(k) == BIG for f in lean for k in reads.property_keys)
+
+
+def test_past_the_column_limit_the_lean_loader_reads_whole_properties(monkeypatch):
+    from scoring import facts
+
+    lead_id, reads = _tricky_lead()
+    monkeypatch.setattr(facts, "_MAX_KEY_COLUMNS", 0)
+    with connection.cursor() as cursor:
+        full = {f.id: f for f in load_interactions(cursor, [lead_id])[lead_id]}
+        lean = load_interactions(cursor, [lead_id], reads=reads)[lead_id]
+    assert lean and all(
+        f.properties == (full[f.id].properties if f.type in reads.property_types else {}) for f in lean
+    )
+
+
 def test_scoring_transactions_run_without_jit_or_parallel_workers():
     lead_id = lead_services.lead_upsert(data={"email": "b@acme-soft.io"}).lead_id
     seen = []

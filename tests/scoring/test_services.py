@@ -337,7 +337,7 @@ def test_a_rule_that_stops_counting_is_named_in_the_ledger_in_its_models_words(t
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keeps the seeded model
-def test_interactions_committed_while_their_lead_is_being_scored_leave_it_marked():
+def test_interactions_committed_while_their_lead_is_being_scored_leave_it_marked(monkeypatch):
     """A scorer that read a lead's interactions before new ones committed must not clear the
     mark those need: the lead stays marked (and its task or the sweeper scores it again)."""
     import threading
@@ -347,17 +347,19 @@ def test_interactions_committed_while_their_lead_is_being_scored_leave_it_marked
     lead_id = good_fit_lead()  # marked, as every new lead is
     read, release = threading.Event(), threading.Event()
 
-    def pause_after_reading_interactions(execute, sql, params, many, context):
-        result = execute(sql, params, many, context)
-        if "FROM leads_interaction" in sql:
-            read.set()
-            release.wait(10)
+    reading = services.load_interactions
+
+    def pause_after_reading_interactions(*args, **kwargs):
+        result = reading(*args, **kwargs)
+        read.set()
+        release.wait(10)
         return result
+
+    monkeypatch.setattr(services, "load_interactions", pause_after_reading_interactions)
 
     def score():
         try:
-            with connection.execute_wrapper(pause_after_reading_interactions):
-                services.leads_rescore(lead_ids=[lead_id])
+            services.leads_rescore(lead_ids=[lead_id])
         finally:
             connection.close()
 
