@@ -25,6 +25,17 @@ def test_lookups_by_owner_use_the_owner_stage_index_and_no_duplicate_exists():
         assert cursor.fetchone()[0] == 1
 
 
+def test_lead_pages_keep_room_for_rescores_and_no_index_repeats_the_owner_lookup():
+    """Half of each page free, so a rescore that leaves the indexed scores as they were
+    rewrites its rows in place (HOT) instead of adding an entry to every index."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE oid = 'leads_lead'::regclass")
+        assert "fillfactor=50" in cursor.fetchone()[0]
+    indexes = _lead_indexes()
+    assert "lead_stage_owner" not in indexes
+    assert [name for name, sql in indexes.items() if "(stage, owner_id" in sql] == []
+
+
 def test_score_explanations_are_stored_as_json_text_and_read_back_exactly():
     """json, not jsonb: a rescore writes one per lead, and jsonb's parse cost ~14 us of it."""
     from leads.models import Lead
