@@ -336,18 +336,22 @@ def _score_chunk_now(
         if ledger:
             cursor.cursor.copy_expert(_LEDGER_COPY, io.StringIO("".join(ledger)))
         StageChange.objects.bulk_create(promotions, batch_size=CHUNK)
-        for promotion in promotions:
-            webhooks.emit(
-                event="lead.mql",
-                lead_id=promotion.lead_id,
-                data={
-                    "from_stage": promotion.from_stage,
-                    "to_stage": "mql",
-                    "score": promotion.score,
-                    "reason": promotion.reason,
-                    **promotion.details,
-                },
-            )
+        webhooks.emit_many(
+            event="lead.mql",
+            leads=[
+                (
+                    promotion.lead_id,
+                    {
+                        "from_stage": promotion.from_stage,
+                        "to_stage": "mql",
+                        "score": promotion.score,
+                        "reason": promotion.reason,
+                        **promotion.details,
+                    },
+                )
+                for promotion in promotions
+            ],
+        )
         outcome.rescored = len(rows)
         outcome.promoted = len(promotions)
         outcome.promoted_ids = tuple(p.lead_id for p in promotions)

@@ -651,3 +651,25 @@ def test_a_real_worker_delivers_an_event_emitted_in_a_committed_transaction(rece
     assert request.path == "/worker"
     assert request.envelope["data"] == {"lead_id": 7, "owner": "sam"}
     assert webhooks.verify(secret, request.headers["Leadqual-Signature"], request.body)
+
+
+@pytest.mark.django_db
+def test_a_batch_of_events_costs_one_select_and_one_insert_whatever_its_size(
+    subscribe, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    """A rescore chunk promotes many leads at once: one subscription query and one INSERT for
+    them all, each lead's envelope its own (its id, its data), one per subscription."""
+    subscribe("/a")
+    subscribe("/b", events=["lead.mql"])
+    subscribe("/c", events=["lead.sql"])
+    leads = [(lead_id, {"score": 50 + lead_id, "lead_id": 999}) for lead_id in range(1, 41)]
+    with django_assert_num_queries(2), django_capture_on_commit_callbacks() as callbacks:
+        ids = webhooks.emit_many(event="lead.mql", leads=leads)
+    assert len(ids) == 80 and len(callbacks) == 1
+    rows = list(WebhookDelivery.objects.filter(pk__in=ids).select_related("subscription"))
+    got = sorted((d.subscription.url.rpartition("/")[2], d.payload["data"]["lead_id"]) for d in rows)
+    assert got == sorted((path, lead_id) for path in ("a", "b") for lead_id in range(1, 41))
+    assert all(d.payload["data"]["score"] == 50 + d.payload["data"]["lead_id"] for d in rows)
+    assert len({d.payload["id"] for d in rows}) == 80
+    with django_assert_num_queries(0):
+        assert webhooks.emit_many(event="lead.mql", leads=[]) == []

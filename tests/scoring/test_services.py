@@ -54,6 +54,28 @@ def test_demo_request_from_a_good_fit_lead_makes_it_an_mql_with_history():
     assert change.details["model_version"] == 1
 
 
+def test_the_leads_a_rescore_promotes_each_get_their_lead_mql_webhook_in_its_transaction():
+    from handoff import webhooks
+    from handoff.models import WebhookDelivery
+
+    webhooks.subscription_create(url="https://crm.example/hooks", events=["lead.mql"])
+    webhooks.subscription_create(url="https://other.example/hooks", events=["lead.sql"])
+    ids = [good_fit_lead(f"cto{i}@acme-soft.io") for i in range(3)]
+    for lead_id in ids[:2]:
+        record(lead_id, "demo_request")
+    assert tasks.rescore_leads_task(lead_ids=ids) == {"rescored": 3, "promoted": 2}
+    deliveries = WebhookDelivery.objects.order_by("id")
+    assert [(d.event, d.subscription.url) for d in deliveries] == [
+        ("lead.mql", "https://crm.example/hooks")
+    ] * 2
+    data = {d.payload["data"]["lead_id"]: d.payload["data"] for d in deliveries}
+    assert sorted(data) == ids[:2]
+    for lead_id, body in data.items():
+        lead = Lead.objects.get(pk=lead_id)
+        assert (body["from_stage"], body["to_stage"], body["score"]) == ("lead", "mql", lead.score)
+        assert body["model_version"] == 1 and body["reason"] in {"threshold", "fast_lane"}
+
+
 def test_explanation_names_the_rules_and_events_behind_the_score():
     lead_id = good_fit_lead()
     created = record(lead_id, "webinar_attendance", "email_click")
