@@ -125,6 +125,7 @@ def _targets() -> dict[str, set[int]]:
         "leads_execute": _lines_of(facts, "load_leads", "cursor.execute"),
         "ev_fetch": _lines_of(facts, "load_interactions", "cursor.fetchall"),
         "ev_execute": _lines_of(facts, "load_interactions", "cursor.execute"),
+        "ev_copy": _lines_of(facts, "_lean_facts", "cursor.cursor.copy_expert"),
         "ev_execute_values_sql": _lines_of(Path(psycopg2.extras.__file__), "execute_values", "cur.execute"),
     }
 
@@ -188,13 +189,19 @@ def classify(stack: list[tuple[str, str, int]], t: dict[str, set[int]]) -> str:
     if "load_interactions" in inner_names:
         i = inner_names.index("load_interactions")
         line = inner[i][2]
-        if has_json_decode():
+        if has_json_decode() or "_copied_json" in inner_names:
             return "load interactions: JSON decode of properties"
+        if "_lean_facts" in inner_names:
+            j = inner_names.index("_lean_facts")
+            if inner[j][2] in t["ev_copy"] and j == len(inner) - 1:
+                return "load interactions: COPY ... TO STDOUT (wait on PostgreSQL)"
         if line in t["ev_fetch"] and i == len(inner) - 1:
             return "load interactions: fetchall (transfer + C typecasting)"
         if line in t["ev_execute"] or any("django/db" in p for _, p, _ in inner[i + 1 :]):
             return "load interactions: SELECT (wait on PostgreSQL)"
         return "load interactions: building InteractionFact"
+    if "_write_results" in inner_names:
+        return "results: COPY into the temporary table, then the UPDATE (wait on PostgreSQL)"
     if "execute_values" in inner_names:
         i = inner_names.index("execute_values")
         if any(p.endswith("json/encoder.py") or n == "dumps" for n, p, _ in inner[i + 1 :]):
