@@ -34,9 +34,16 @@ def browser():
 
 @pytest.fixture
 def browser_page(browser):
+    from django.db import connections
+
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(15_000)
-    return page
+    yield page
+    # While Playwright's event loop runs in this thread, Django keeps the thread's connections
+    # apart (asgiref's Local acts as a context variable under a running loop), so the test's
+    # ORM calls open a connection that the test database's teardown never sees: close it here,
+    # while the loop still runs, or dropping the test database finds it still connected.
+    connections.close_all()
 
 
 def log_in(page, base, username, password="pass-Word-123"):
