@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from . import engine
+from . import engine, pgcopy
 
 _LEAD_COLUMNS = (
     "l.id, l.email, l.job_title, l.seniority, l.department, l.country, l.source, l.attributes,"
@@ -48,14 +48,18 @@ def as_json(value) -> dict:
         return {}
     if not isinstance(value, str):
         return value
+    return _loads(value)
+
+
+def _loads(text: str):
     # orjson is several times faster (a full rescore decodes millions of these) but reads an
     # integer past 64 bits as a float; json keeps it exact, so long digit runs go to json.
-    if _LONG_NUMBER.search(value) is None:
+    if _LONG_NUMBER.search(text) is None:
         try:
-            return orjson.loads(value)
+            return orjson.loads(text)
         except orjson.JSONDecodeError:
             pass
-    return json.loads(value)
+    return json.loads(text)
 
 
 def load_leads(cursor, lead_ids: Sequence[int], *, lock: str | None, previous: str = "full") -> list[LeadRow]:
@@ -115,7 +119,7 @@ def load_interactions(
             " WHERE lead_id = ANY(%s) ORDER BY lead_id, id",
             [list(lead_ids)],
         )
-        return _facts_by_lead(cursor.fetchall(), None)
+        return _facts_by_lead(cursor.fetchall())
     return _lean_facts(cursor, lead_ids, reads)
 
 
@@ -160,12 +164,11 @@ def _lean_facts(cursor, lead_ids: Sequence[int], reads: engine.InteractionReads)
         if lead_id != last:
             facts = by_lead[int(lead_id)] = []
             last = lead_id
-        if "\\" in type_:
-            type_ = _copied_text(type_)
+        type_ = pgcopy.unescape(type_)
         if type_ not in filtered:
             properties = {}
         elif whole:
-            properties = as_json(_copied_text(values[0])) if values[0] != "\\N" else {}
+            properties = {} if values[0] == pgcopy.NULL else as_json(pgcopy.unescape(values[0]))
         else:
             properties = {key: value_of(v) for key, v in zip(keys, values, strict=True)}
         facts.append(
@@ -181,30 +184,13 @@ def _lean_facts(cursor, lead_ids: Sequence[int], reads: engine.InteractionReads)
     return by_lead
 
 
-_COPY_UNESCAPE = re.compile(r"\\(.)")
-_COPY_CODES = {"t": "\t", "n": "\n", "r": "\r", "b": "\b", "f": "\f", "v": "\v"}
-
-
-def _copied_text(value: str) -> str:
-    """A text field of COPY's text format back to the value (backslash escapes undone)."""
-    if "\\" not in value:
-        return value
-    return _COPY_UNESCAPE.sub(lambda m: _COPY_CODES.get(m.group(1), m.group(1)), value)
-
-
 def _copied_json(value: str):
     """One JSON value as COPY printed it: NULL (the key is absent) reads as None, like a JSON
     null, which every filter reads like an absent key."""
-    if value == "\\N":
-        return None
-    if "\\" in value:
-        value = _copied_text(value)
-    if _LONG_NUMBER.search(value) is None:
-        return orjson.loads(value)
-    return json.loads(value)  # an integer past 64 bits, kept exact
+    return None if value == pgcopy.NULL else _loads(pgcopy.unescape(value))
 
 
-def _facts_by_lead(rows, to_datetime) -> dict[int, list[engine.InteractionFact]]:
+def _facts_by_lead(rows) -> dict[int, list[engine.InteractionFact]]:
     by_lead: dict[int, list[engine.InteractionFact]] = {}
     fact = engine.new_interaction_fact
     for lead_id, id_, type_, occurred_at, properties in rows:
@@ -216,7 +202,7 @@ def _facts_by_lead(rows, to_datetime) -> dict[int, list[engine.InteractionFact]]
                 {
                     "id": id_,
                     "type": type_,
-                    "occurred_at": to_datetime(occurred_at) if to_datetime else occurred_at,
+                    "occurred_at": occurred_at,
                     "properties": as_json(properties) if properties else {},
                 }
             )

@@ -26,7 +26,7 @@ from handoff import lifecycle, webhooks
 from handoff.models import StageChange
 from leads.models import Lead
 
-from . import engine, selectors
+from . import engine, pgcopy, selectors
 from .facts import LeadRow, load_interactions, load_leads
 from .models import RescoreChunk, RescoreJob, ScoreChange, ScoringModel
 
@@ -160,9 +160,9 @@ _LEDGER_COPY = (
 
 
 def _ledger_line(common: str, kind, rule_key, label, interaction_id, points, value_after) -> str:
-    interaction = "\\N" if interaction_id is None else interaction_id
+    interaction = pgcopy.NULL if interaction_id is None else interaction_id
     return (
-        f"{common}\t{kind}\t{_copy_field(rule_key)}\t{_copy_field(label)}\t{interaction}"
+        f"{common}\t{kind}\t{pgcopy.escape(rule_key)}\t{pgcopy.escape(label)}\t{interaction}"
         f"\t{float(points)!r}\t{float(value_after)!r}\n"
     )
 
@@ -247,20 +247,6 @@ _APPLY_RESULTS = (
 )
 
 
-def _copy_json(value: str) -> str:
-    """JSON text as a value for COPY's text format. JSON never holds a raw tab, newline or
-    carriage return (the encoder escapes them), so its backslashes are all there is to escape."""
-    return value.replace("\\", "\\\\")
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_field(value: str) -> str:
-    """Any text as a value for COPY's text format (a label may hold a tab or a line break)."""
-    return value.translate(_COPY_ESCAPES)
-
-
 def _write_results(cursor, results: io.StringIO, now: datetime) -> None:
     cursor.execute(_RESULTS_TABLE)
     results.seek(0)
@@ -329,7 +315,7 @@ def _score_chunk_now(
                 promotions.append(promotion)
             results.write(
                 f"{row.id}\t{result.fit.score}\t{result.fit.grade}\t{result.engagement.score}"
-                f"\t{result.score}\t{_copy_json(dumps_json(explanation))}"
+                f"\t{result.score}\t{pgcopy.escape_json(dumps_json(explanation))}"
                 f"\t{promotion.to_stage if promotion else row.stage}\t{'t' if promotion else 'f'}\n"
             )
         _write_results(cursor, results, now)

@@ -59,15 +59,17 @@ def running_worker():
         # The worker keeps its connection between tasks; its backend ends a moment after the
         # process does. Wait for that, or the next test (or the test database's teardown)
         # may still see it.
-        wait_until(_worker_connections_closed, seconds=10, interval=0.05)
+        wait_until(lambda: not worker_backends(), seconds=10, interval=0.05)
 
 
-def _worker_connections_closed() -> bool:
+def worker_backends() -> set[tuple[int, object]]:
+    """(pid, backend_start) of the PostgreSQL backends serving the test worker."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [WORKER_APPLICATION_NAME]
+            "SELECT pid, backend_start FROM pg_stat_activity WHERE application_name = %s",
+            [WORKER_APPLICATION_NAME],
         )
-        return cursor.fetchone()[0] == 0
+        return set(cursor.fetchall())
 
 
 def wait_until(predicate, seconds=60.0, interval=0.1):

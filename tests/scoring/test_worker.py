@@ -3,7 +3,7 @@ from django.utils import timezone
 
 from handoff.models import StageChange
 from leads.models import Lead
-from tests.worker import running_worker, wait_until
+from tests.worker import running_worker, wait_until, worker_backends
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -39,19 +39,6 @@ def test_interactions_posted_to_the_api_make_the_lead_an_mql_through_a_real_work
     assert StageChange.objects.filter(lead=lead, to_stage="mql", actor_label="scoring engine").count() == 1
 
 
-def _worker_backends() -> set[tuple[int, object]]:
-    from django.db import connection
-
-    from tests.worker import WORKER_APPLICATION_NAME
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid, backend_start FROM pg_stat_activity WHERE application_name = %s",
-            [WORKER_APPLICATION_NAME],
-        )
-        return set(cursor.fetchall())
-
-
 def test_the_worker_keeps_its_database_connection_from_one_task_to_the_next():
     """Celery's Django fixup would open a new PostgreSQL backend for every task (~60 ms of
     server CPU per 1,000-lead chunk); the worker follows CONN_MAX_AGE instead."""
@@ -63,9 +50,9 @@ def test_the_worker_keeps_its_database_connection_from_one_task_to_the_next():
     with running_worker():
         rescore_leads_task.delay([first])
         assert wait_until(lambda: not Lead.objects.get(pk=first).needs_rescore)
-        after_first = _worker_backends()
+        after_first = worker_backends()
         rescore_leads_task.delay([second])
         assert wait_until(lambda: not Lead.objects.get(pk=second).needs_rescore)
-        after_second = _worker_backends()
+        after_second = worker_backends()
     assert len(after_first) == 1, after_first  # the worker's connection outlived its task
     assert after_second == after_first  # and served the next one: same backend, same start
